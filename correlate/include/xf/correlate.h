@@ -1,0 +1,108 @@
+/*
+ * xf/correlate.h - joining events into infection-flow graphs and incidents.
+ *
+ * A correlator is a shard: its only input is events, its only output is graph updates (edges)
+ * and incidents. It owns all its state; nothing is process-wide, so several shards can run
+ * side by side (later: one per Kafka partition).
+ *
+ * Nodes are entities (a process by its GUID, a file by host+path, a hash, an IP, a domain, a
+ * mail by message id, a logon session, ...). Edges come from declarative join specs
+ * (rules/links.yaml): direct links join two entities named by one event, windowed links join
+ * two events that share a key within a time window, whichever arrives first. Sigma matches
+ * mark nodes as detections; a flow is a connected part of the graph that holds at least one
+ * detection, with hub nodes (more links than the cap) not carrying connectivity. Each flow is
+ * an incident, rendered as the incident JSON of the brief.
+ *
+ * Output depends only on the set of events seen (not their order, within the allowed
+ * lateness): the same input gives byte-identical incidents.
+ */
+#ifndef XF_CORRELATE_H
+#define XF_CORRELATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xf/core.h"
+#include "xf/event.h"
+#include "xf/rules.h"
+
+struct xf_correlate_opts {
+    const char *links_path;          /* join specs; NULL = the bundled rules/links.yaml */
+    const struct xf_ruleset *rules;  /* borrowed, may be NULL (no detections, no incidents) */
+    const char *tenant;              /* default "default" */
+    int64_t lateness_ms;             /* allowed lateness; 0 = default (10 min) */
+    size_t hub_cap;                  /* links before a node becomes a hub; 0 = default (50) */
+    int64_t incident_idle_ms;        /* event time without change before an incident closes
+                                        and its nodes leave memory; 0 = default (24 h) */
+};
+
+struct xf_correlator;
+
+/* Creates a correlator. Loads and validates the join specs (errors logged with file and line:
+ * XF_ECONFIG). Returns 0 and *out (caller destroys). */
+int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correlator **out);
+void xf_correlator_destroy(struct xf_correlator *c);
+
+/* Feeds one event (borrowed for the call). Returns 0, 1 when the event id was already seen
+ * (nothing changes), or <0 on error. */
+int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev);
+
+/* A graph update: an edge that was created. Strings borrowed for the call. */
+struct xf_graph_edge {
+    const char *from;        /* node key "kind:entity" */
+    const char *to;
+    const char *relation;    /* delivered|wrote|opened|spawned|connected|resolved|... */
+    const char *key;         /* what it joined on: guid|sha256|ip|path|... */
+    const char *link;        /* name of the join spec that made it */
+    double confidence;
+    xf_time_t time;
+    const char *event_id;
+};
+typedef int (*xf_edge_cb)(const struct xf_graph_edge *e, void *ud);
+/* Calls cb for every edge created since the last drain, then forgets them. */
+int xf_correlator_drain_edges(struct xf_correlator *c, xf_edge_cb cb, void *ud);
+
+/* An incident as the brief's JSON (compact, keys in the documented order). */
+struct xf_incident_view {
+    const char *id;          /* "inc-<hex>" */
+    const char *json;
+    size_t len;
+    xf_time_t first_seen;
+    int score;               /* 0..100 */
+    const char *severity;    /* low|medium|high|critical */
+};
+typedef int (*xf_incident_cb)(const struct xf_incident_view *inc, void *ud);
+
+/* Recomputes the incidents touched since the last call and calls cb for each that is new or
+ * changed (its JSON differs from the last one reported). ids that disappeared because two
+ * flows merged are reported through gone_cb (may be NULL). */
+int xf_correlator_flush(struct xf_correlator *c, xf_incident_cb cb, xf_incident_cb gone_cb,
+                        void *ud);
+
+/* Calls cb for every current incident, ordered by (first_seen, id). */
+int xf_correlator_incidents(struct xf_correlator *c, xf_incident_cb cb, void *ud);
+
+struct xf_correlate_stats {
+    uint64_t events;         /* accepted */
+    uint64_t duplicates;
+    uint64_t nodes;          /* in memory now */
+    uint64_t edges;
+    uint64_t hubs;
+    uint64_t edges_cut;      /* links not followed because of a hub */
+    uint64_t pending;        /* windowed-join entries waiting for a partner */
+    uint64_t evicted;        /* nodes and join entries dropped by the watermark */
+    uint64_t detections;
+    uint64_t incidents;
+    xf_time_t watermark;
+};
+void xf_correlator_get_stats(const struct xf_correlator *c, struct xf_correlate_stats *out);
+
+/* ---- rendering an incident (from its JSON, so it works on stored incidents too) ------------ */
+
+/* Human view: a header, then the timeline of nodes with why each step was linked. Appends to
+ * out. Returns 0 or XF_EPARSE when json is not an incident. */
+int xf_incident_render_text(const char *json, size_t len, struct xf_buf *out);
+/* Graphviz dot. */
+int xf_incident_render_dot(const char *json, size_t len, struct xf_buf *out);
+
+#endif
