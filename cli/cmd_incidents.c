@@ -52,10 +52,10 @@ static void print_row(const char *id, const char *json, size_t len)
         size_t n = strlen(stages);
         snprintf(stages + n, sizeof stages - n, "%s%s", i ? "," : "", json_string_value(v));
     }
-    printf("%-21s %-8s %3lld  %-20s %5zu  %-40s %s\n", id,
-           json_string_value(json_object_get(root, "severity")) ?: "?",
-           (long long)json_integer_value(json_object_get(root, "score")),
-           json_string_value(json_object_get(root, "first_seen")) ?: "?",
+    const char *sev = json_string_value(json_object_get(root, "severity"));
+    const char *first = json_string_value(json_object_get(root, "first_seen"));
+    printf("%-21s %-8s %3lld  %-20s %5zu  %-40s %s\n", id, sev ? sev : "?",
+           (long long)json_integer_value(json_object_get(root, "score")), first ? first : "?",
            json_array_size(json_object_get(root, "nodes")), hosts, stages);
     json_decref(root);
 }

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"replay", xf_cmd_replay, "correlate recorded telemetry files offline"},
     {"incidents", xf_cmd_incidents, "list or show incidents stored in a database"},
     {"rules", xf_cmd_rules, "check a Sigma rule directory"},
+    {"decode", xf_cmd_decode, "print records as normalized events (JSON lines)"},
 };
 
 static void usage(FILE *out)
