@@ -187,7 +187,8 @@ static void build_options(struct xf_store *st, const struct xf_store_opts *o, in
     st->cache = rocksdb_cache_create_lru(cache_mb << 20);
     rocksdb_block_based_options_set_block_cache(topts, st->cache);
     /* The table options take ownership of the filter policy. */
-    rocksdb_block_based_options_set_filter_policy(topts, rocksdb_filterpolicy_create_bloom_full(10));
+    rocksdb_block_based_options_set_filter_policy(topts,
+                                                  rocksdb_filterpolicy_create_bloom_full(10));
     rocksdb_block_based_options_set_whole_key_filtering(topts, 1);
     rocksdb_options_set_block_based_table_factory(st->opts, topts);
     rocksdb_block_based_options_destroy(topts);
@@ -225,8 +226,8 @@ static int check_families(struct xf_store *st, int *fresh)
         /* A writable open must name every family; one we do not know means a newer or
          * foreign layout. A read-only open may leave it closed. */
         if (!known && !st->read_only) {
-            XF_ERROR("store %s: unknown column family '%s' (written by a newer xdrflow?)",
-                     st->path, names[i]);
+            XF_ERROR("store %s: unknown column family '%s' (written by a newer xdrflow?)", st->path,
+                     names[i]);
             rc = XF_ESCHEMA;
             goto out;
         }
@@ -255,16 +256,16 @@ static int open_db(struct xf_store *st, char **err)
     for (int i = 0; i < CF__COUNT; i++)
         cfopts[i] = st->opts;
     if (st->read_only)
-        st->db = rocksdb_open_for_read_only_column_families(st->opts, st->path, CF__COUNT,
-                                                            cf_names, cfopts, st->cf, 0, err);
+        st->db = rocksdb_open_for_read_only_column_families(st->opts, st->path, CF__COUNT, cf_names,
+                                                            cfopts, st->cf, 0, err);
     else
         st->db = rocksdb_open_column_families(st->opts, st->path, CF__COUNT, cf_names, cfopts,
                                               st->cf, err);
     return st->db ? 0 : XF_ESTORE;
 }
 
-static int get_cf(struct xf_store *st, enum store_cf cf, const char *key, size_t klen,
-                  char **val, size_t *len);
+static int get_cf(struct xf_store *st, enum store_cf cf, const char *key, size_t klen, char **val,
+                  size_t *len);
 
 /* Writes the schema version into a new database, or checks the one already there. */
 static int check_schema(struct xf_store *st, int fresh)
@@ -385,8 +386,8 @@ void xf_store_close(struct xf_store *st)
 /* ---- point reads -------------------------------------------------------------------------- */
 
 /* Reads key from cf into a fresh NUL-terminated xf_malloc copy. 0 / XF_ENOTFOUND / error. */
-static int get_cf(struct xf_store *st, enum store_cf cf, const char *key, size_t klen,
-                  char **val, size_t *len)
+static int get_cf(struct xf_store *st, enum store_cf cf, const char *key, size_t klen, char **val,
+                  size_t *len)
 {
     char *err = NULL;
     rocksdb_pinnableslice_t *ps;
@@ -653,8 +654,7 @@ int xf_store_batch_delete_incident(struct xf_store_batch *b, const char *id)
     return op_end(b, start, 0);
 }
 
-int xf_store_batch_put_meta(struct xf_store_batch *b, const char *key, const void *val,
-                            size_t len)
+int xf_store_batch_put_meta(struct xf_store_batch *b, const char *key, const void *val, size_t len)
 {
     if (!b || !key || !*key || (!val && len))
         return XF_EINVAL;
@@ -702,8 +702,8 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
 /* ---- scans -------------------------------------------------------------------------------- */
 
 /* Called per row in key order; returns 0 to go on, non-zero to stop with that value. */
-typedef int (*row_fn)(struct xf_store *st, const char *k, size_t klen, const char *v,
-                      size_t vlen, void *ctx);
+typedef int (*row_fn)(struct xf_store *st, const char *k, size_t klen, const char *v, size_t vlen,
+                      void *ctx);
 
 static int scan_cf(struct xf_store *st, enum store_cf cf, row_fn fn, void *ctx)
 {
@@ -782,8 +782,8 @@ struct incident_scan {
     void *ud;
 };
 
-static int incident_row(struct xf_store *st, const char *k, size_t klen, const char *v,
-                        size_t vlen, void *ctx)
+static int incident_row(struct xf_store *st, const char *k, size_t klen, const char *v, size_t vlen,
+                        void *ctx)
 {
     struct incident_scan *is = ctx;
     int rc;

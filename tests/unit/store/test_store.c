@@ -8,11 +8,13 @@
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -66,8 +68,7 @@ static void make_event(struct xf_event *ev, const char *id, xf_time_t t, const c
     ev->category = XF_CAT_PROCESS;
     ev->time = t;
     xf_event_set_id(ev, id);
-    assert_int_equal(xf_event_set(ev, XF_F_IMAGE, "C:\\Windows\\System32\\cmd.exe", (size_t)-1),
-                     0);
+    assert_int_equal(xf_event_set(ev, XF_F_IMAGE, "C:\\Windows\\System32\\cmd.exe", (size_t)-1), 0);
     assert_int_equal(xf_event_set(ev, XF_F_COMMAND_LINE, cmd, (size_t)-1), 0);
 }
 
@@ -326,10 +327,10 @@ static void test_edges_round_trip_in_time_order(void **state)
     struct xf_store *st = NULL;
     struct xf_store_batch *b = NULL;
     struct edge_seen s;
-    struct xf_store_edge late = {"process:{guid-1}", "process:{guid-2}", "spawned", "guid", 1.0,
-                                 1600000009000, "rec-2"};
+    struct xf_store_edge late = {
+        "process:{guid-1}", "process:{guid-2}", "spawned", "guid", 1.0, 1600000009000, "rec-2"};
     struct xf_store_edge early = {"email:<m1@example>", "file:ab12", "delivered", NULL, 0.25,
-                                  1600000001000, "rec-1"};
+                                  1600000001000,        "rec-1"};
 
     assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
     assert_int_equal(xf_store_batch_create(&b), 0);
@@ -440,6 +441,39 @@ static void test_read_only_open_reads_but_refuses_writes(void **state)
     assert_int_equal(s.n, 2);
     xf_store_close(st);
     xf_event_close(&ev);
+}
+
+/* The WAL is written (not fsynced) before commit returns, so a process killed right after a
+ * commit loses nothing: the child commits and SIGKILLs itself without closing. */
+static void test_committed_events_survive_kill_9(void **state)
+{
+    struct fx *fx = *state;
+    struct xf_store *st = NULL;
+    const char *ids[] = {"k-1", "k-2"};
+    const xf_time_t times[] = {11, 22};
+    struct seen s;
+    int status = 0;
+    pid_t pid;
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (xf_store_open(fx->db, NULL, &st) == 0) {
+            put_events(st, ids, times, 2);
+            raise(SIGKILL);
+        }
+        _exit(1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    scan_events(st, &s);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.id[0], "k-1");
+    assert_string_equal(s.id[1], "k-2");
+    xf_store_close(st);
 }
 
 static void test_read_only_open_of_missing_database_fails(void **state)
@@ -593,14 +627,94 @@ static void test_torture_alloc_failures_never_leak(void **state)
     xf_event_close(&ev);
 }
 
+static int count_event(const struct xf_event *ev, void *ud)
+{
+    (void)ev;
+    ++*(int *)ud;
+    return 0;
+}
+
+static int count_incident(const char *id, const char *json, size_t len, void *ud)
+{
+    (void)id;
+    (void)json;
+    (void)len;
+    ++*(int *)ud;
+    return 0;
+}
+
+static int count_edge(const struct xf_store_edge *e, void *ud)
+{
+    (void)e;
+    ++*(int *)ud;
+    return 0;
+}
+
+/* The read side under allocation failure: reopen (schema check), every scan and point get. */
+static void test_torture_reads_never_leak(void **state)
+{
+    struct fx *fx = *state;
+    struct xf_store *st = NULL;
+    struct xf_store_batch *b = NULL;
+    struct xf_store_edge e = {"a", "b", "spawned", "guid", 1.0, 5, "rec-1"};
+    const char *ids[] = {"rec-1", "rec-2"};
+    const xf_time_t times[] = {1, 2};
+    int completed = 0;
+    long n;
+
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    put_events(st, ids, times, 2);
+    put_incident(st, "inc-1", "{\"id\":\"inc-1\"}");
+    assert_int_equal(xf_store_batch_create(&b), 0);
+    assert_int_equal(xf_store_batch_put_edge(b, &e), 0);
+    assert_int_equal(xf_store_batch_commit(st, b), 0);
+    xf_store_batch_destroy(b);
+    xf_store_close(st);
+
+    for (n = 0; n < 500 && !completed; n++) {
+        int nev = 0, ninc = 0, nedge = 0;
+        char *val = NULL;
+        int rc;
+
+        st = NULL;
+        xf_alloc_fail_after(n);
+        rc = xf_store_open(fx->db, NULL, &st);
+        if (!rc)
+            rc = xf_store_events_scan(st, count_event, &nev);
+        if (!rc)
+            rc = xf_store_incidents_scan(st, count_incident, &ninc);
+        if (!rc)
+            rc = xf_store_edges_scan(st, count_edge, &nedge);
+        if (!rc)
+            rc = xf_store_incident_get(st, "inc-1", &val, NULL);
+        xf_free(val);
+        val = NULL;
+        if (!rc)
+            rc = xf_store_meta_get(st, "schema_version", &val, NULL);
+        xf_free(val);
+        xf_store_close(st);
+        xf_alloc_fail_after(-1);
+        if (rc) {
+            assert_int_equal(rc, XF_ENOMEM);
+        } else {
+            assert_int_equal(nev, 2);
+            assert_int_equal(ninc, 1);
+            assert_int_equal(nedge, 1);
+            completed = 1;
+        }
+    }
+    assert_true(completed);
+    assert_true(n > 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reopen_keeps_committed_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_scan_is_time_ordered_whatever_the_insert_order,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exists_is_true_only_for_the_stored_time_and_id,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exists_is_true_only_for_the_stored_time_and_id, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_same_event_put_twice_is_one_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incidents_put_get_replace_scan_delete, setup,
                                         teardown),
@@ -613,11 +727,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_open_of_missing_database_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_batch_is_invisible_until_commit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scan_stops_with_the_callback_value, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_stats_count_written_events_and_keys, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_scan_stops_with_the_callback_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_count_written_events_and_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_committed_events_survive_kill_9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torture_alloc_failures_never_leak, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torture_reads_never_leak, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
