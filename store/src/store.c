@@ -267,6 +267,23 @@ static int open_db(struct xf_store *st, char **err)
 static int get_cf(struct xf_store *st, enum store_cf cf, const char *key, size_t klen, char **val,
                   size_t *len);
 
+/* 1 when no family holds a row: a database whose creator died before writing the schema
+ * version is still new, not foreign. */
+static int db_is_empty(struct xf_store *st)
+{
+    for (int i = CF_EVENTS; i < CF__COUNT; i++) {
+        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->get_ropts, st->cf[i]);
+        int valid;
+
+        rocksdb_iter_seek_to_first(it);
+        valid = rocksdb_iter_valid(it);
+        rocksdb_iter_destroy(it);
+        if (valid)
+            return 0;
+    }
+    return 1;
+}
+
 /* Writes the schema version into a new database, or checks the one already there. */
 static int check_schema(struct xf_store *st, int fresh)
 {
@@ -279,7 +296,7 @@ static int check_schema(struct xf_store *st, int fresh)
 
     snprintf(want, sizeof want, "%d", XF_STORE_SCHEMA_VERSION);
     rc = get_cf(st, CF_META, SCHEMA_KEY, strlen(SCHEMA_KEY), &have, &hlen);
-    if (rc == XF_ENOTFOUND && fresh && !st->read_only) {
+    if (rc == XF_ENOTFOUND && !st->read_only && (fresh || db_is_empty(st))) {
         char *err = NULL;
         rocksdb_put_cf(st->db, st->wopts, st->cf[CF_META], SCHEMA_KEY, strlen(SCHEMA_KEY), want,
                        strlen(want), &err);
