@@ -270,7 +270,7 @@ static int write_ecs(struct gen *g, const struct host *h, const struct xf_event 
             : xf_buf_appendf(b,
                              "\"event\":{\"id\":\"%s\",\"kind\":\"event\",\"category\":%s,"
                              "\"type\":%s",
-                             ev->id, cat, type);
+                             xf_event_get(ev, XF_F_RECORD_ID), cat, type);
     first = 0;
     rc = rc ? rc : put_kf(b, &first, "code", ev, XF_F_EVENT_ID);
     rc = rc ? rc : put_kf(b, &first, "provider", ev, XF_F_PROVIDER);
@@ -427,8 +427,10 @@ static void begin(struct gen *g, struct host *h, enum xf_category cat, const cha
     ev->category = cat;
     ev->time = now_ms(g);
     h->record_id++;
-    snprintf(id, sizeof id, "wl-%s-%012" PRIu64, h->short_, g->seq);
+    /* the ECS decoder's id rule ("ecs:" + event.id), so both formats carry the same ids */
+    snprintf(id, sizeof id, "ecs:wl-%s-%012" PRIu64, h->short_, g->seq);
     xf_event_set_id(ev, id);
+    xf_event_set(ev, XF_F_RECORD_ID, id + 4, (size_t)-1);
     xf_event_set(ev, XF_F_HOST, h->name, (size_t)-1);
     if (code)
         xf_event_set(ev, XF_F_EVENT_ID, code, (size_t)-1);
@@ -517,6 +519,7 @@ static int emit_file(struct gen *g, struct host *h, const struct proc *p, const 
     begin(g, h, XF_CAT_FILE, "11", "File created (rule: FileCreate)");
     set_proc_ref(&g->ev, p);
     xf_event_set(&g->ev, XF_F_TARGET_FILENAME, path, (size_t)-1);
+    xf_event_set(&g->ev, XF_F_FILE_OPERATION, "create", (size_t)-1);
     if (sha256)
         xf_event_set(&g->ev, XF_F_SHA256, sha256, (size_t)-1);
     return finish(g, h);
@@ -579,7 +582,9 @@ static int host_start(struct gen *g, struct host *h)
     snprintf(services.cmdline, sizeof services.cmdline, "C:\\Windows\\system32\\services.exe");
     rc = emit_process(g, h, &userinit, 0, "C:\\Windows\\explorer.exe",
                       "C:\\Windows\\Explorer.EXE", NULL);
-    if (!rc)
+    h->ring[1] = h->ring[0];
+    /* stop at exactly --events so the file's event count is known without reading it */
+    if (!rc && g->seq < g->n_events)
         rc = emit_process(g, h, &services, 1, "C:\\Windows\\System32\\svchost.exe",
                           "C:\\Windows\\system32\\svchost.exe -k DcomLaunch -p", NULL);
     for (int i = 2; i < RING; i++)
@@ -714,8 +719,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: xf-gen-workload --events N --format ecs|proto [--seed S] [--hosts H]\n"
                  "                       [--chain-every K] --out FILE\n"
-                 "Writes a deterministic synthetic workload (about N events; a chain in\n"
-                 "progress is finished) for the replay benchmark.\n");
+                 "Writes exactly N events of a deterministic synthetic workload for the\n"
+                 "replay benchmark.\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out)
