@@ -75,7 +75,7 @@ struct xf_reader;
 int xf_reader_open(const char *path, enum xf_format fmt, struct xf_reader **out);
 
 /*
- * Reads the next record. Returns 1 and sets *data/*len (borrowed, valid until the next call;
+ * Reads the next record. Returns 1 and sets *data, *len (borrowed, valid until the next call;
  * NUL-terminated for JSON lines) and *where (a description "file.zip:inner.json:LINE" or
  * "file.pb:#N" valid until the next call); 0 at end; XF_ETOOBIG for an over-long record (it was
  * skipped, *where says which; call again to go on); XF_EIO / XF_EPARSE for a broken stream
