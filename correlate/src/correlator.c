@@ -1,0 +1,1211 @@
+/*
+ * correlator.c - turns events into the provenance graph: entity nodes, deduplicated edges,
+ * windowed joins, the learned IP -> host map, detections, and eviction.
+ *
+ * The one thing to know: a node's visible properties (label, host, user, time, event ids)
+ * are chosen by rules that do not depend on arrival order (priority, then the earliest
+ * (time, event id); sorted id sets; minimum times), and an edge is identified by (from, to,
+ * relation) with the same tie-breaking. That is what makes the incident JSON byte-identical
+ * whatever order the same events arrive in.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corr_int.h"
+
+#ifndef XF_LINKS_PATH
+#define XF_LINKS_PATH "rules/links.yaml"
+#endif
+
+#define DEFAULT_LATENESS_MS (10 * 60 * 1000LL)
+#define DEFAULT_IDLE_MS (24 * 3600 * 1000LL)
+#define DEFAULT_HUB_CAP 50
+#define JLIST_MAX 64
+#define SWEEP_EVERY_MS (60 * 1000LL)
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static int grow(void **p, uint32_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? (size_t)*cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    void *np = xf_realloc(*p, nc * elem);
+    if (!np)
+        return XF_ENOMEM;
+    *p = np;
+    *cap = (uint32_t)nc;
+    return 0;
+}
+
+static int push_u32(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t v)
+{
+    int rc = grow((void **)a, cap, (size_t)*n + 1, sizeof(**a));
+    if (rc)
+        return rc;
+    (*a)[(*n)++] = v;
+    return 0;
+}
+
+static int set_str(char **dst, const char *s)
+{
+    if (*dst && s && strcmp(*dst, s) == 0)
+        return 0;
+    char *n = s ? xf_strdup(s) : NULL;
+    if (s && !n)
+        return XF_ENOMEM;
+    xf_free(*dst);
+    *dst = n;
+    return 0;
+}
+
+int corr_is_hub(const struct xf_correlator *c, const struct node *n)
+{
+    return n->degree > c->hub_cap;
+}
+
+/* ---- IP -> host map, learned from endpoint network records --------------------------------- */
+
+static int ip_ignored(const char *ip)
+{
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::1") == 0 ||
+           strcmp(ip, "::") == 0 || strncmp(ip, "169.254.", 8) == 0 ||
+           xf_strncaseeq(ip, "fe80:", 5) || strcmp(ip, "255.255.255.255") == 0 ||
+           strncmp(ip, "224.", 4) == 0 || strncmp(ip, "239.", 4) == 0;
+}
+
+static struct iphost *ip_find(struct xf_correlator *c, const char *ip)
+{
+    uint64_t h = xf_hash64(ip, strlen(ip)), v;
+    size_t pos = hmap_first(&c->ip_idx, h);
+
+    while (hmap_next(&c->ip_idx, h, &pos, &v))
+        if (strcmp(c->ips[v].ip, ip) == 0)
+            return &c->ips[v];
+    return NULL;
+}
+
+const char *corr_ip_host(struct xf_correlator *c, const char *ip)
+{
+    struct iphost *e = ip_find(c, ip);
+    return e ? e->host : NULL;
+}
+
+size_t corr_host_ips(struct xf_correlator *c, const char *hostkey, const char **out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->n_ips && n < max; i++)
+        if (strcmp(c->ips[i].host, hostkey) == 0)
+            out[n++] = c->ips[i].ip;
+    return n;
+}
+
+static int ip_learn(struct xf_correlator *c, const char *ip, const char *hostkey)
+{
+    if (!ip || !*ip || !corr_is_ip(ip) || ip_ignored(ip) || !*hostkey)
+        return 0;
+    struct iphost *e = ip_find(c, ip);
+    if (e) {
+        /* An address seen on two hosts (DHCP reuse): the smaller name wins, so the answer
+         * does not depend on which record came first. */
+        if (strcmp(hostkey, e->host) < 0) {
+            c->learned = 1;
+            return set_str(&e->host, hostkey);
+        }
+        return 0;
+    }
+    if (c->n_ips == c->cap_ips) {
+        size_t nc = c->cap_ips ? c->cap_ips * 2 : 64;
+        struct iphost *n = xf_realloc(c->ips, nc * sizeof(*n));
+        if (!n)
+            return XF_ENOMEM;
+        c->ips = n;
+        c->cap_ips = nc;
+    }
+    e = &c->ips[c->n_ips];
+    e->ip = xf_strdup(ip);
+    e->host = xf_strdup(hostkey);
+    if (!e->ip || !e->host) {
+        xf_free(e->ip);
+        xf_free(e->host);
+        return XF_ENOMEM;
+    }
+    int rc = hmap_put(&c->ip_idx, xf_hash64(ip, strlen(ip)), c->n_ips);
+    if (rc) {
+        xf_free(e->ip);
+        xf_free(e->host);
+        return rc;
+    }
+    c->n_ips++;
+    c->learned = 1;
+    return 0;
+}
+
+static int learn_from(struct xf_correlator *c, const struct xf_event *ev, const char *hostkey)
+{
+    if (ev->category != XF_CAT_NETWORK || !xf_event_get(ev, XF_F_PROCESS_GUID))
+        return 0;
+    const char *init = xf_event_get(ev, XF_F_INITIATED);
+    int out = !init || xf_strcaseeq(init, "true") || xf_strcaseeq(init, "outbound");
+    return ip_learn(c, xf_event_get(ev, out ? XF_F_SOURCE_IP : XF_F_DESTINATION_IP), hostkey);
+}
+
+/* ---- nodes -------------------------------------------------------------------------------- */
+
+static int build_key(struct xf_correlator *c, enum kind_id kind, const char *hostkey,
+                     const char *value)
+{
+    struct xf_buf *b = &c->kb;
+    int rc;
+
+    xf_buf_reset(b);
+    rc = xf_buf_appends(b, corr_kinds[kind].prefix);
+    if (!rc)
+        rc = xf_buf_append(b, ":", 1);
+    if (!rc && corr_kinds[kind].host_scoped) {
+        rc = xf_buf_appends(b, hostkey);
+        if (!rc)
+            rc = xf_buf_append(b, "|", 1);
+    }
+    if (rc)
+        return rc;
+    size_t start = b->len;
+    size_t len = strlen(value);
+    if (kind == K_PROC && len >= 2 && value[0] == '{' && value[len - 1] == '}') {
+        value++;
+        len -= 2;
+    }
+    rc = xf_buf_append(b, value, len);
+    if (rc)
+        return rc;
+    if (kind != K_ALERT)
+        xf_str_lower(b->data + start);
+    return 0;
+}
+
+static uint32_t node_find(struct xf_correlator *c, const char *key, uint64_t h)
+{
+    uint64_t v;
+    size_t pos = hmap_first(&c->node_idx, h);
+
+    while (hmap_next(&c->node_idx, h, &pos, &v))
+        if (strcmp(c->nodes[v].key, key) == 0)
+            return (uint32_t)v;
+    return CORR_NONE;
+}
+
+/* Finds or creates the node for c->kb. */
+static int node_get(struct xf_correlator *c, enum kind_id kind, uint32_t *out)
+{
+    const char *key = c->kb.data;
+    uint64_t h = xf_hash64(key, c->kb.len);
+    uint32_t i = node_find(c, key, h);
+    int rc;
+
+    if (i != CORR_NONE) {
+        *out = i;
+        return 0;
+    }
+    if (c->n_free_nodes) {
+        i = c->free_nodes[--c->n_free_nodes];
+    } else {
+        rc = grow((void **)&c->nodes, &c->cap_nodes, (size_t)c->n_nodes + 1, sizeof(*c->nodes));
+        if (rc)
+            return rc;
+        i = c->n_nodes++;
+    }
+    struct node *n = &c->nodes[i];
+    memset(n, 0, sizeof(*n));
+    n->key = xf_strndup(key, c->kb.len);
+    if (!n->key)
+        goto nomem;
+    n->h = h;
+    n->kind = kind;
+    n->t_ref = INT64_MAX;
+    n->t_own = INT64_MAX;
+    n->t_own_max = INT64_MIN;
+    n->t_touch = INT64_MIN;
+    n->lprio = -1;
+    n->inc = CORR_NONE;
+    if (hmap_put(&c->node_idx, h, i)) {
+        xf_free(n->key);
+        goto nomem;
+    }
+    c->st.nodes++;
+    *out = i;
+    return 0;
+nomem:
+    n->key = NULL;
+    push_u32(&c->free_nodes, &c->n_free_nodes, &c->cap_free_nodes, i);
+    return XF_ENOMEM;
+}
+
+const char *corr_proc_user(struct xf_correlator *c, const char *hostkey, const char *guid)
+{
+    if (build_key(c, K_PROC, hostkey, guid))
+        return NULL;
+    uint32_t i = node_find(c, c->kb.data, xf_hash64(c->kb.data, c->kb.len));
+    return i == CORR_NONE ? NULL : c->nodes[i].user;
+}
+
+static int node_add_id(struct node *n, const char *id)
+{
+    size_t lo = 0, hi = n->n_ids;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = strcmp(n->ids[mid], id);
+        if (cmp == 0)
+            return 0;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* Keep the smallest NODE_IDS_MAX ids: the same set whatever the arrival order. */
+    if (n->n_ids == NODE_IDS_MAX) {
+        n->ids_more++;
+        if (lo == NODE_IDS_MAX)
+            return 0;
+        xf_free(n->ids[--n->n_ids]);
+    }
+    if (!n->ids) {
+        n->ids = xf_calloc(NODE_IDS_MAX, sizeof(*n->ids));
+        if (!n->ids)
+            return XF_ENOMEM;
+    }
+    char *d = xf_strdup(id);
+    if (!d)
+        return XF_ENOMEM;
+    memmove(&n->ids[lo + 1], &n->ids[lo], (n->n_ids - lo) * sizeof(*n->ids));
+    n->ids[lo] = d;
+    n->n_ids++;
+    return 0;
+}
+
+static int first_val(struct xf_correlator *c, const struct expr *e, const struct xf_event *ev,
+                     char **dst)
+{
+    vals_reset(&c->vl);
+    int rc = corr_eval(c, e, ev, &c->vl);
+    if (rc)
+        return rc;
+    return set_str(dst, c->vl.n ? vals_get(&c->vl, 0) : NULL);
+}
+
+/* Names node `value` of endpoint ep in event ev. attach: the event is one of the node's own
+ * (its id is listed on the node and its detections may land there). */
+static int touch(struct xf_correlator *c, const struct endpoint *ep, const struct xf_event *ev,
+                 const char *hostkey, const char *value, int attach, uint32_t *out)
+{
+    uint32_t i;
+    int rc = build_key(c, ep->kind, hostkey, value);
+
+    if (!rc)
+        rc = node_get(c, ep->kind, &i);
+    if (rc)
+        return rc;
+    struct node *n = &c->nodes[i];
+    if (ev->time < n->t_ref)
+        n->t_ref = ev->time;
+    if (ev->time > n->t_touch)
+        n->t_touch = ev->time;
+    int better = ep->prio > n->lprio ||
+                 (ep->prio == n->lprio &&
+                  (ev->time < n->lprio_time ||
+                   (ev->time == n->lprio_time && strcmp(ev->id, n->lprio_id) < 0)));
+    if (better) {
+        n->lprio = ep->prio;
+        n->lprio_time = ev->time;
+        memcpy(n->lprio_id, ev->id, sizeof(n->lprio_id));
+        if (ep->has_label)
+            rc = first_val(c, &ep->label, ev, &n->label);
+        else
+            rc = set_str(&n->label, value);
+        if (!rc && ep->has_user)
+            rc = first_val(c, &ep->user, ev, &n->user);
+        if (!rc && (corr_kinds[ep->kind].host_scoped || ep->kind == K_ALERT ||
+                    ep->kind == K_HOST))
+            rc = set_str(&n->host, xf_event_get(ev, XF_F_HOST));
+        if (rc)
+            return rc;
+    }
+    if (attach && n->last_ev != ev->idhash) {
+        n->last_ev = ev->idhash;
+        if (ev->time < n->t_own)
+            n->t_own = ev->time;
+        if (ev->time > n->t_own_max)
+            n->t_own_max = ev->time;
+        rc = node_add_id(n, ev->id);
+        if (rc)
+            return rc;
+    }
+    if (n->in_inc)
+        c->dirty = 1;
+    *out = i;
+    return 0;
+}
+
+/* ---- edges -------------------------------------------------------------------------------- */
+
+static uint64_t edge_hash(uint32_t from, uint32_t to, const char *rel)
+{
+    uint32_t k[2] = {from, to};
+    return xf_hash64_seed(k, sizeof(k), xf_hash64(rel, strlen(rel)));
+}
+
+static int adj_push(struct node *n, uint32_t e)
+{
+    if (n->n_adj == n->cap_adj) {
+        uint32_t nc = n->cap_adj ? n->cap_adj * 2 : 4;
+        uint32_t *a = xf_realloc(n->adj, nc * sizeof(*a));
+        if (!a)
+            return XF_ENOMEM;
+        n->adj = a;
+        n->cap_adj = nc;
+    }
+    n->adj[n->n_adj++] = e;
+    return 0;
+}
+
+static void adj_del(struct node *n, uint32_t e)
+{
+    for (uint32_t i = 0; i < n->n_adj; i++) {
+        if (n->adj[i] == e) {
+            n->adj[i] = n->adj[--n->n_adj];
+            return;
+        }
+    }
+}
+
+struct edge_attr {
+    const char *relation, *key, *link, *technique;
+    double confidence;
+};
+
+static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to,
+                    const struct edge_attr *a, xf_time_t t, const char *event_id)
+{
+    uint64_t h, v;
+    size_t pos;
+    int rc;
+
+    if (from == to)
+        return 0;
+    h = edge_hash(from, to, a->relation);
+    pos = hmap_first(&c->edge_idx, h);
+    while (hmap_next(&c->edge_idx, h, &pos, &v)) {
+        struct edge *e = &c->edges[v];
+        if (e->from != from || e->to != to || strcmp(e->relation, a->relation) != 0)
+            continue;
+        /* The same link made again: keep the strongest, then the earliest evidence. */
+        int better = a->confidence > e->confidence ||
+                     (a->confidence == e->confidence &&
+                      (t < e->time || (t == e->time && strcmp(event_id, e->event_id) < 0)));
+        if (better) {
+            e->key = a->key;
+            e->link = a->link;
+            e->technique = a->technique;
+            e->confidence = a->confidence;
+            e->time = t;
+            snprintf(e->event_id, sizeof(e->event_id), "%s", event_id);
+            if (c->nodes[from].in_inc || c->nodes[to].in_inc)
+                c->dirty = 1;
+        }
+        return 0;
+    }
+    uint32_t i;
+    if (c->n_free_edges) {
+        i = c->free_edges[--c->n_free_edges];
+    } else {
+        rc = grow((void **)&c->edges, &c->cap_edges, (size_t)c->n_edges + 1, sizeof(*c->edges));
+        if (rc)
+            return rc;
+        i = c->n_edges++;
+    }
+    struct edge *e = &c->edges[i];
+    memset(e, 0, sizeof(*e));
+    e->from = from;
+    e->to = to;
+    e->relation = a->relation;
+    e->key = a->key;
+    e->link = a->link;
+    e->technique = a->technique;
+    e->confidence = a->confidence;
+    e->time = t;
+    snprintf(e->event_id, sizeof(e->event_id), "%s", event_id);
+    rc = hmap_put(&c->edge_idx, h, i);
+    if (rc) {
+        e->from = e->to = CORR_NONE;
+        push_u32(&c->free_edges, &c->n_free_edges, &c->cap_free_edges, i);
+        return rc;
+    }
+    struct node *nf = &c->nodes[from], *nt = &c->nodes[to];
+    nf->degree++;
+    nt->degree++;
+    nf->nref++;
+    nt->nref++;
+    if (nf->degree == c->hub_cap + 1)
+        c->st.hubs++;
+    if (nt->degree == c->hub_cap + 1)
+        c->st.hubs++;
+    /* A hub stops recording its own links (it is never traversed through), but the other
+     * end always keeps the edge; when both are hubs the source keeps it, so every live edge
+     * is on at least one list and eviction can find it. */
+    int fh = corr_is_hub(c, nf), th = corr_is_hub(c, nt);
+    if (!fh || th)
+        rc = adj_push(nf, i);
+    else
+        c->st.edges_cut++;
+    if (!rc) {
+        if (!th)
+            rc = adj_push(nt, i);
+        else
+            c->st.edges_cut++;
+    }
+    if (!rc && c->n_pending == c->cap_pending) {
+        size_t nc = c->cap_pending ? c->cap_pending * 2 : 256;
+        uint32_t *p = xf_realloc(c->pending, nc * sizeof(*p));
+        if (!p)
+            rc = XF_ENOMEM;
+        else {
+            c->pending = p;
+            c->cap_pending = nc;
+        }
+    }
+    if (rc)
+        return rc;
+    c->pending[c->n_pending++] = i;
+    e->pending = 1;
+    c->st.edges++;
+    if (nf->in_inc || nt->in_inc)
+        c->dirty = 1;
+    return 0;
+}
+
+static void edge_remove(struct xf_correlator *c, uint32_t i)
+{
+    struct edge *e = &c->edges[i];
+
+    hmap_del(&c->edge_idx, edge_hash(e->from, e->to, e->relation), i);
+    adj_del(&c->nodes[e->from], i);
+    adj_del(&c->nodes[e->to], i);
+    c->nodes[e->from].nref--;
+    c->nodes[e->to].nref--;
+    if (e->pending) {
+        for (size_t k = 0; k < c->n_pending; k++)
+            if (c->pending[k] == i)
+                c->pending[k] = CORR_NONE;
+    }
+    e->from = e->to = CORR_NONE;
+    c->st.edges--;
+    push_u32(&c->free_edges, &c->n_free_edges, &c->cap_free_edges, i);
+}
+
+/* ---- detections --------------------------------------------------------------------------- */
+
+static void det_close(struct det *d)
+{
+    xf_free(d->rule_id);
+    xf_free(d->title);
+    for (size_t i = 0; i < d->n_tags; i++)
+        xf_free(d->tags[i]);
+    xf_free(d->tags);
+}
+
+void corr_node_clear_dets(struct node *n)
+{
+    for (size_t i = 0; i < n->n_dets; i++)
+        det_close(&n->dets[i]);
+    xf_free(n->dets);
+    n->dets = NULL;
+    n->n_dets = 0;
+}
+
+static int det_tag(struct det *d, const char *prefix, const char *s)
+{
+    char buf[128];
+    char **t = xf_realloc(d->tags, (d->n_tags + 1) * sizeof(*t));
+
+    if (!t)
+        return XF_ENOMEM;
+    d->tags = t;
+    snprintf(buf, sizeof(buf), "%s%s", prefix, s);
+    d->tags[d->n_tags] = xf_strdup(buf);
+    if (!d->tags[d->n_tags])
+        return XF_ENOMEM;
+    d->n_tags++;
+    return 0;
+}
+
+static int node_add_det(struct xf_correlator *c, struct node *n, const struct xf_rule_info *ri,
+                        const char *rule_id, const char *title, int level,
+                        const struct xf_event *ev)
+{
+    for (size_t i = 0; i < n->n_dets; i++)
+        if (strcmp(n->dets[i].rule_id, rule_id) == 0 &&
+            strcmp(n->dets[i].event_id, ev->id) == 0)
+            return 0;
+    struct det *d = xf_realloc(n->dets, (n->n_dets + 1) * sizeof(*d));
+    if (!d)
+        return XF_ENOMEM;
+    n->dets = d;
+    d = &n->dets[n->n_dets++];
+    memset(d, 0, sizeof(*d));
+    d->rule_id = xf_strdup(rule_id);
+    d->title = xf_strdup(title);
+    d->level = level;
+    d->time = ev->time;
+    snprintf(d->event_id, sizeof(d->event_id), "%s", ev->id);
+    if (!d->rule_id || !d->title)
+        return XF_ENOMEM;
+    if (ri) {
+        for (size_t i = 0; i < ri->n_techniques; i++)
+            if (det_tag(d, "T:", ri->techniques[i]))
+                return XF_ENOMEM;
+        for (size_t i = 0; i < ri->n_tactics; i++)
+            if (det_tag(d, "A:", ri->tactics[i]))
+                return XF_ENOMEM;
+    }
+    c->st.detections++;
+    c->dirty = 1;
+    return 0;
+}
+
+#ifdef XF_HAVE_RULES
+struct match_ud {
+    struct xf_correlator *c;
+    struct node *n;
+    const struct xf_event *ev;
+    int rc;
+};
+
+static void on_rule_match(const struct xf_rule_info *ri, void *ud)
+{
+    struct match_ud *m = ud;
+
+    if (m->rc == 0)
+        m->rc = node_add_det(m->c, m->n, ri, ri->id ? ri->id : "", ri->title ? ri->title : "",
+                             (int)ri->level, m->ev);
+}
+#endif
+
+static int detect(struct xf_correlator *c, uint32_t ni, const struct xf_event *ev)
+{
+    struct node *n = &c->nodes[ni];
+    int rc = 0;
+
+    if (ev->category == XF_CAT_ALERT) {
+        static const struct expr lvl = {FN_ALERT_LEVEL, -1};
+        static const char *const names[] = {"informational", "low", "medium", "high",
+                                            "critical"};
+        const char *rule = xf_event_get(ev, XF_F_ALERT_RULE);
+        const char *prod = xf_event_get(ev, XF_F_ALERT_PRODUCT);
+        int level = 2;
+        vals_reset(&c->vl);
+        rc = corr_eval(c, &lvl, ev, &c->vl);
+        if (rc)
+            return rc;
+        for (int i = 0; i < 5 && c->vl.n; i++)
+            if (strcmp(vals_get(&c->vl, 0), names[i]) == 0)
+                level = i;
+        const char *title = rule ? rule : prod ? prod : "alert";
+        char rid[256];
+        snprintf(rid, sizeof(rid), "%s%s%s", prod ? prod : "", prod ? ":" : "", title);
+        rc = node_add_det(c, n, NULL, rid, title, level, ev);
+        if (rc)
+            return rc;
+    }
+#ifdef XF_HAVE_RULES
+    if (c->rules) {
+        struct match_ud m = {c, n, ev, 0};
+        xf_ruleset_match(c->rules, ev, on_rule_match, &m);
+        rc = m.rc;
+    }
+#endif
+    return rc;
+}
+
+/* ---- spec evaluation ---------------------------------------------------------------------- */
+
+static int cond_ok(struct xf_correlator *c, const struct cond *k, const struct xf_event *ev)
+{
+    struct vals *v = &c->v2;
+    int hit = 0;
+
+    vals_reset(v);
+    if (corr_eval(c, &k->e, ev, v))
+        return -1;
+    for (size_t i = 0; i < v->n && !hit; i++) {
+        const char *s = vals_get(v, i);
+        for (size_t j = 0; j < k->n && !hit; j++)
+            hit = strcmp(k->vals[j], "*") == 0 ? *s != '\0' : xf_strcaseeq(s, k->vals[j]);
+    }
+    return k->negate ? !hit : hit;
+}
+
+static int match_ok(struct xf_correlator *c, const struct match *m, const struct xf_event *ev)
+{
+    if (m->cat != ev->category)
+        return 0;
+    for (size_t i = 0; i < m->n_conds; i++)
+        if (cond_ok(c, &m->conds[i], ev) != 1)
+            return 0;
+    return 1;
+}
+
+/* Evaluates an endpoint's value expression into a private copy list (c->v1 is reused by the
+ * caller, so values are copied into dst). */
+static int endpoint_values(struct xf_correlator *c, const struct endpoint *ep,
+                           const struct xf_event *ev, struct vals *dst)
+{
+    vals_reset(dst);
+    return corr_eval(c, &ep->value, ev, dst);
+}
+
+static int do_nodes(struct xf_correlator *c, const struct xf_event *ev, const char *hostkey,
+                    uint32_t *primary)
+{
+    struct vals vv;
+    int rc = 0;
+
+    vals_init(&vv);
+    *primary = CORR_NONE;
+    for (size_t r = 0; r < c->specs.n_nodes && rc == 0; r++) {
+        const struct node_spec *ns = &c->specs.nodes[r];
+        if (!match_ok(c, &ns->m, ev))
+            continue;
+        rc = endpoint_values(c, &ns->node, ev, &vv);
+        for (size_t i = 0; i < vv.n && rc == 0; i++) {
+            uint32_t ni;
+            rc = touch(c, &ns->node, ev, hostkey, vals_get(&vv, i), 1, &ni);
+            if (!rc && ns->detect && *primary == CORR_NONE)
+                *primary = ni;
+        }
+    }
+    vals_close(&vv);
+    return rc;
+}
+
+static int do_direct(struct xf_correlator *c, const struct xf_event *ev, const char *hostkey)
+{
+    struct vals fv, tv;
+    int rc = 0;
+
+    vals_init(&fv);
+    vals_init(&tv);
+    for (size_t r = 0; r < c->specs.n_direct && rc == 0; r++) {
+        const struct direct_spec *d = &c->specs.direct[r];
+        if (!match_ok(c, &d->m, ev))
+            continue;
+        rc = endpoint_values(c, &d->from, ev, &fv);
+        if (!rc)
+            rc = endpoint_values(c, &d->to, ev, &tv);
+        struct edge_attr a = {d->relation, d->key, d->name, d->technique, d->confidence};
+        for (size_t i = 0; i < fv.n && rc == 0; i++) {
+            for (size_t j = 0; j < tv.n && rc == 0; j++) {
+                uint32_t f, t;
+                rc = touch(c, &d->from, ev, hostkey, vals_get(&fv, i), 0, &f);
+                if (!rc)
+                    rc = touch(c, &d->to, ev, hostkey, vals_get(&tv, j), 0, &t);
+                if (!rc)
+                    rc = edge_add(c, f, t, &a, ev->time, ev->id);
+            }
+        }
+    }
+    vals_close(&fv);
+    vals_close(&tv);
+    return rc;
+}
+
+/* ---- windowed joins ----------------------------------------------------------------------- */
+
+static struct jlist *jl_find(struct xf_correlator *c, uint64_t h, uint32_t *idx)
+{
+    uint64_t v;
+    size_t pos = hmap_first(&c->jidx, h);
+
+    /* Lists are found by the 64-bit hash of (spec, side, key) alone: a collision would join
+     * two unrelated keys, at odds of 2^-64 per pair. */
+    if (hmap_next(&c->jidx, h, &pos, &v)) {
+        if (idx)
+            *idx = (uint32_t)v;
+        return &c->jl[v];
+    }
+    return NULL;
+}
+
+static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time_t t,
+                     uint32_t node, const char *event_id)
+{
+    struct jlist *l = jl_find(c, h, NULL);
+    int rc;
+
+    if (!l) {
+        uint32_t i;
+        if (c->n_free_jl) {
+            i = c->free_jl[--c->n_free_jl];
+        } else {
+            rc = grow((void **)&c->jl, &c->cap_jl, (size_t)c->n_jl + 1, sizeof(*c->jl));
+            if (rc)
+                return rc;
+            i = c->n_jl++;
+        }
+        l = &c->jl[i];
+        memset(l, 0, sizeof(*l));
+        l->h = hmap_fix(h);
+        l->spec = spec;
+        rc = hmap_put(&c->jidx, h, i);
+        if (rc) {
+            l->h = 0;
+            push_u32(&c->free_jl, &c->n_free_jl, &c->cap_free_jl, i);
+            return rc;
+        }
+    }
+    for (uint32_t k = 0; k < l->n; k++)
+        if (l->e[k].node == node && strcmp(l->e[k].event_id, event_id) == 0)
+            return 0;
+    struct jentry *slot;
+    if (l->n == JLIST_MAX) {
+        /* Bounded fan-out: a full key keeps its newest entries. */
+        uint32_t old = 0;
+        for (uint32_t k = 1; k < l->n; k++)
+            if (l->e[k].time < l->e[old].time)
+                old = k;
+        if (l->e[old].time > t)
+            return 0;
+        slot = &l->e[old];
+    } else {
+        if (l->n == l->cap) {
+            uint32_t nc = l->cap ? l->cap * 2 : 2;
+            struct jentry *ne = xf_realloc(l->e, nc * sizeof(*ne));
+            if (!ne)
+                return XF_ENOMEM;
+            l->e = ne;
+            l->cap = nc;
+        }
+        slot = &l->e[l->n++];
+        c->st.pending++;
+    }
+    slot->time = t;
+    slot->node = node;
+    snprintf(slot->event_id, sizeof(slot->event_id), "%s", event_id);
+    return 0;
+}
+
+static int key_combos(struct xf_correlator *c, const struct side_spec *s, size_t alt,
+                      const struct xf_event *ev, size_t part, struct xf_buf *acc,
+                      int (*fn)(struct xf_correlator *, const char *, size_t, void *), void *ud)
+{
+    if (part == s->n_parts[alt])
+        return fn(c, acc->data, acc->len, ud);
+    struct vals *v = &c->vk[part];
+    vals_reset(v);
+    int rc = corr_eval(c, &s->keys[alt][part], ev, v);
+    size_t base = acc->len;
+    for (size_t i = 0; i < v->n && rc == 0; i++) {
+        acc->len = base;
+        if (part)
+            rc = xf_buf_append(acc, "\x1f", 1);
+        if (!rc)
+            rc = xf_buf_appends(acc, vals_get(v, i));
+        if (rc)
+            break;
+        xf_str_lower(acc->data + base);
+        rc = key_combos(c, s, alt, ev, part + 1, acc, fn, ud);
+    }
+    acc->len = base;
+    return rc;
+}
+
+struct wctx {
+    size_t spec;
+    int side;
+    uint32_t node;
+    const struct xf_event *ev;
+};
+
+static int on_key(struct xf_correlator *c, const char *key, size_t len, void *ud)
+{
+    struct wctx *w = ud;
+    const struct window_spec *ws = &c->specs.windowed[w->spec];
+    uint64_t mine = xf_hash64_seed(key, len, w->spec * 2 + (size_t)w->side);
+    uint64_t other = xf_hash64_seed(key, len, w->spec * 2 + (size_t)!w->side);
+    int rc = jl_insert(c, mine, (uint32_t)w->spec, w->ev->time, w->node, w->ev->id);
+
+    if (rc)
+        return rc;
+    struct jlist *l = jl_find(c, other, NULL);
+    if (!l)
+        return 0;
+    struct edge_attr a = {ws->relation, ws->key, ws->name, ws->technique, ws->confidence};
+    for (uint32_t k = 0; k < l->n && rc == 0; k++) {
+        const struct jentry *e = &l->e[k];
+        xf_time_t tl = w->side ? e->time : w->ev->time;
+        xf_time_t tr = w->side ? w->ev->time : e->time;
+        int64_t dt = tr - tl;
+        if (ws->left_first ? (dt < 0 || dt > ws->window_ms)
+                           : (dt < -ws->window_ms || dt > ws->window_ms))
+            continue;
+        uint32_t from = w->side ? e->node : w->node;
+        uint32_t to = w->side ? w->node : e->node;
+        /* The edge carries the later event as its evidence (ties: the right side). */
+        const char *eid = w->side ? w->ev->id : e->event_id;
+        xf_time_t et = tr;
+        if (tl > tr) {
+            et = tl;
+            eid = w->side ? e->event_id : w->ev->id;
+        }
+        rc = edge_add(c, from, to, &a, et, eid);
+    }
+    return rc;
+}
+
+static int do_windowed(struct xf_correlator *c, const struct xf_event *ev, const char *hostkey)
+{
+    struct vals nv;
+    int rc = 0;
+
+    vals_init(&nv);
+    for (size_t r = 0; r < c->specs.n_windowed && rc == 0; r++) {
+        const struct window_spec *ws = &c->specs.windowed[r];
+        for (int side = 0; side < 2 && rc == 0; side++) {
+            const struct side_spec *s = &ws->side[side];
+            if (!match_ok(c, &s->m, ev))
+                continue;
+            rc = endpoint_values(c, &s->node, ev, &nv);
+            if (rc || nv.n == 0)
+                continue;
+            struct wctx w = {r, side, 0, ev};
+            rc = touch(c, &s->node, ev, hostkey, vals_get(&nv, 0), 0, &w.node);
+            for (size_t a = 0; a < s->n_alts && rc == 0; a++) {
+                xf_buf_reset(&c->kb2);
+                rc = key_combos(c, s, a, ev, 0, &c->kb2, on_key, &w);
+            }
+        }
+    }
+    vals_close(&nv);
+    return rc;
+}
+
+#define RETRY_MAX 4096
+
+static int retry_park(struct xf_correlator *c, const struct xf_event *ev)
+{
+    if (c->n_retry == RETRY_MAX)
+        return 0; /* bounded: past this, such joins wait for nothing */
+    if (c->n_retry == c->cap_retry) {
+        size_t nc = c->cap_retry ? c->cap_retry * 2 : 16;
+        struct xf_event *n = xf_realloc(c->retry, nc * sizeof(*n));
+        if (!n)
+            return XF_ENOMEM;
+        c->retry = n;
+        c->cap_retry = nc;
+    }
+    struct xf_event *d = &c->retry[c->n_retry];
+    xf_event_init(d);
+    int rc = xf_event_copy(d, ev);
+    if (rc) {
+        xf_event_close(d);
+        return rc;
+    }
+    c->n_retry++;
+    return 0;
+}
+
+static void retry_drop(struct xf_correlator *c, size_t i)
+{
+    xf_event_close(&c->retry[i]);
+    c->retry[i] = c->retry[--c->n_retry];
+}
+
+/* Replaying is safe because joins are idempotent: an entry already indexed is not added
+ * twice and an edge already made is deduplicated. */
+static int retry_replay(struct xf_correlator *c)
+{
+    char hk[256];
+    size_t i = 0;
+    int rc = 0;
+
+    c->learned = 0;
+    while (i < c->n_retry && rc == 0) {
+        const struct xf_event *ev = &c->retry[i];
+        const char *host = xf_event_get(ev, XF_F_HOST);
+        hk[0] = '\0';
+        if (host)
+            corr_host_norm(host, hk, sizeof(hk));
+        c->unresolved = 0;
+        rc = do_windowed(c, ev, hk);
+        if (!rc && !c->unresolved)
+            retry_drop(c, i);
+        else
+            i++;
+    }
+    return rc;
+}
+
+/* ---- public: create, add, drain, stats ---------------------------------------------------- */
+
+int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correlator **out)
+{
+    struct xf_correlate_opts dflt = {0};
+    struct xf_correlator *c = NULL;
+    const char *path;
+    int rc;
+
+    if (!out)
+        return XF_EINVAL;
+    if (!opts)
+        opts = &dflt;
+    c = xf_calloc(1, sizeof(*c));
+    if (!c)
+        return XF_ENOMEM;
+    path = opts->links_path;
+    if (!path)
+        path = getenv("XDRFLOW_LINKS");
+    if (!path)
+        path = XF_LINKS_PATH;
+    rc = corr_specs_load_file(path, &c->specs);
+    if (rc)
+        goto fail;
+    c->rules = opts->rules;
+    c->tenant = xf_strdup(opts->tenant ? opts->tenant : "default");
+    c->lateness_ms = opts->lateness_ms > 0 ? opts->lateness_ms : DEFAULT_LATENESS_MS;
+    c->idle_ms = opts->incident_idle_ms > 0 ? opts->incident_idle_ms : DEFAULT_IDLE_MS;
+    c->hub_cap = opts->hub_cap > 0 ? (uint32_t)opts->hub_cap : DEFAULT_HUB_CAP;
+    /* Background state lives for the longest join window plus an hour of slack for direct
+     * links (a child that names a parent seen a while ago), beyond the lateness. */
+    c->retention_ms = c->specs.max_window_ms + 3600 * 1000LL;
+    c->max_time = INT64_MIN;
+    c->last_sweep = INT64_MIN;
+    c->st.watermark = INT64_MIN;
+    vals_init(&c->v1);
+    vals_init(&c->v2);
+    vals_init(&c->vl);
+    for (size_t i = 0; i < KEYPART_MAX; i++)
+        vals_init(&c->vk[i]);
+    xf_buf_init(&c->kb);
+    xf_buf_init(&c->kb2);
+    if (!c->tenant || hmap_init(&c->node_idx, 1024) || hmap_init(&c->edge_idx, 1024) ||
+        hmap_init(&c->seen, 1024) || hmap_init(&c->jidx, 256) || hmap_init(&c->ip_idx, 64)) {
+        rc = XF_ENOMEM;
+        goto fail;
+    }
+    rc = corr_inc_create(c);
+    if (rc)
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    xf_correlator_destroy(c);
+    return rc;
+}
+
+static void node_free(struct node *n)
+{
+    xf_free(n->key);
+    xf_free(n->host);
+    xf_free(n->label);
+    xf_free(n->user);
+    for (size_t i = 0; i < n->n_ids; i++)
+        xf_free(n->ids[i]);
+    xf_free(n->ids);
+    corr_node_clear_dets(n);
+    xf_free(n->adj);
+    memset(n, 0, sizeof(*n));
+}
+
+void xf_correlator_destroy(struct xf_correlator *c)
+{
+    if (!c)
+        return;
+    corr_inc_destroy(c);
+    for (uint32_t i = 0; i < c->n_nodes; i++)
+        if (c->nodes[i].key)
+            node_free(&c->nodes[i]);
+    for (uint32_t i = 0; i < c->n_jl; i++)
+        xf_free(c->jl[i].e);
+    for (size_t i = 0; i < c->n_ips; i++) {
+        xf_free(c->ips[i].ip);
+        xf_free(c->ips[i].host);
+    }
+    xf_free(c->ips);
+    for (size_t i = 0; i < c->n_retry; i++)
+        xf_event_close(&c->retry[i]);
+    xf_free(c->retry);
+    xf_free(c->jl);
+    xf_free(c->free_jl);
+    xf_free(c->nodes);
+    xf_free(c->free_nodes);
+    xf_free(c->edges);
+    xf_free(c->free_edges);
+    xf_free(c->pending);
+    hmap_close(&c->node_idx);
+    hmap_close(&c->edge_idx);
+    hmap_close(&c->seen);
+    hmap_close(&c->jidx);
+    hmap_close(&c->ip_idx);
+    vals_close(&c->v1);
+    vals_close(&c->v2);
+    vals_close(&c->vl);
+    for (size_t i = 0; i < KEYPART_MAX; i++)
+        vals_close(&c->vk[i]);
+    xf_buf_close(&c->kb);
+    xf_buf_close(&c->kb2);
+    corr_specs_close(&c->specs);
+    xf_free(c->tenant);
+    xf_free(c);
+}
+
+int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev)
+{
+    char hostkey[256] = "";
+    uint64_t v;
+    size_t pos;
+    uint32_t primary;
+    int rc;
+
+    if (!c || !ev)
+        return XF_EINVAL;
+    pos = hmap_first(&c->seen, ev->idhash);
+    while (hmap_next(&c->seen, ev->idhash, &pos, &v)) {
+        c->st.duplicates++;
+        return 1;
+    }
+    rc = hmap_put(&c->seen, ev->idhash, (uint64_t)ev->time);
+    if (rc)
+        return rc;
+    c->st.events++;
+    if (ev->time > c->max_time) {
+        c->max_time = ev->time;
+        c->st.watermark = c->max_time - c->lateness_ms;
+    }
+    const char *host = xf_event_get(ev, XF_F_HOST);
+    if (host)
+        corr_host_norm(host, hostkey, sizeof(hostkey));
+    rc = learn_from(c, ev, hostkey);
+    if (!rc)
+        rc = do_nodes(c, ev, hostkey, &primary);
+    if (!rc)
+        rc = do_direct(c, ev, hostkey);
+    c->unresolved = 0;
+    if (!rc)
+        rc = do_windowed(c, ev, hostkey);
+    if (!rc && c->unresolved)
+        rc = retry_park(c, ev);
+    if (!rc && c->learned)
+        rc = retry_replay(c);
+    if (!rc && primary != CORR_NONE)
+        rc = detect(c, primary, ev);
+    return rc;
+}
+
+int xf_correlator_drain_edges(struct xf_correlator *c, xf_edge_cb cb, void *ud)
+{
+    int rc = 0;
+    size_t i = 0;
+
+    for (; i < c->n_pending; i++) {
+        uint32_t k = c->pending[i];
+        if (k == CORR_NONE)
+            continue;
+        struct edge *e = &c->edges[k];
+        e->pending = 0;
+        if (rc || !cb)
+            continue;
+        struct xf_graph_edge g = {c->nodes[e->from].key, c->nodes[e->to].key, e->relation,
+                                  e->key, e->link, e->confidence, e->time, e->event_id};
+        rc = cb(&g, ud);
+    }
+    c->n_pending = 0;
+    return rc;
+}
+
+void xf_correlator_get_stats(const struct xf_correlator *c, struct xf_correlate_stats *out)
+{
+    *out = c->st;
+}
+
+/* ---- eviction ----------------------------------------------------------------------------- */
+
+static void evict_node(struct xf_correlator *c, uint32_t i)
+{
+    struct node *n = &c->nodes[i];
+
+    while (n->n_adj)
+        edge_remove(c, n->adj[n->n_adj - 1]);
+    if (n->nref) /* a hub still named by live edges on other lists: keep it for now */
+        return;
+    hmap_del(&c->node_idx, n->h, i);
+    if (corr_is_hub(c, n))
+        c->st.hubs--;
+    node_free(n);
+    push_u32(&c->free_nodes, &c->n_free_nodes, &c->cap_free_nodes, i);
+    c->st.nodes--;
+    c->st.evicted++;
+}
+
+/* Runs after incidents were recomputed (so membership marks are current). Drops windowed-join
+ * entries older than their window behind the watermark, then background nodes (no detection,
+ * in no incident) untouched for the retention, then the dedup ids of that age. */
+void corr_evict(struct xf_correlator *c)
+{
+    xf_time_t wm = c->st.watermark;
+
+    if (wm == INT64_MIN || (c->last_sweep != INT64_MIN && wm - c->last_sweep < SWEEP_EVERY_MS))
+        return;
+    c->last_sweep = wm;
+    for (uint32_t i = 0; i < c->n_jl; i++) {
+        struct jlist *l = &c->jl[i];
+        if (!l->h)
+            continue;
+        xf_time_t lim = wm - c->specs.windowed[l->spec].window_ms;
+        uint32_t k = 0;
+        while (k < l->n) {
+            if (l->e[k].time < lim) {
+                l->e[k] = l->e[--l->n];
+                c->st.pending--;
+                c->st.evicted++;
+            } else {
+                k++;
+            }
+        }
+        if (l->n == 0) {
+            hmap_del(&c->jidx, l->h, i);
+            xf_free(l->e);
+            memset(l, 0, sizeof(*l));
+            push_u32(&c->free_jl, &c->n_free_jl, &c->cap_free_jl, i);
+        }
+    }
+    for (size_t i = 0; i < c->n_retry;) {
+        if (c->retry[i].time < wm - c->specs.max_window_ms)
+            retry_drop(c, i);
+        else
+            i++;
+    }
+    xf_time_t lim = wm - c->retention_ms;
+    /* Non-hubs first: removing their edges is what frees the hubs they point at. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < c->n_nodes; i++) {
+            struct node *n = &c->nodes[i];
+            if (!n->key || n->n_dets || n->inc != CORR_NONE || n->t_touch >= lim)
+                continue;
+            if (pass == 0 && corr_is_hub(c, n))
+                continue;
+            evict_node(c, i);
+        }
+    }
+    /* The dedup set keeps ids for the lateness plus retention: a re-read older than that
+     * rebuilds the evicted nodes anyway. */
+    struct hmap *s = &c->seen;
+    for (size_t p = 0; p < s->cap; p++) {
+        if (s->h[p] >= 2 && (xf_time_t)s->v[p] < lim) {
+            s->h[p] = 1;
+            s->n--;
+        }
+    }
+}

@@ -1,0 +1,123 @@
+/*
+ * hmap.c - the open-addressing hash table every correlator index uses.
+ *
+ * Keys are 64-bit hashes computed by the caller (xxHash of the real key), values are 64-bit
+ * (usually an array index). Several values may share a hash: callers walk them and compare the
+ * real key themselves, so a hash collision never merges two entities. Linear probing with
+ * tombstones; the table doubles (or is rebuilt in place) at 70 % of slots used.
+ */
+#include <string.h>
+
+#include "corr_int.h"
+
+#define H_EMPTY 0
+#define H_DEL 1
+
+uint64_t hmap_fix(uint64_t h)
+{
+    return h < 2 ? h + 2 : h;
+}
+
+int hmap_init(struct hmap *m, size_t cap)
+{
+    size_t c = 16;
+
+    while (c < cap)
+        c <<= 1;
+    memset(m, 0, sizeof(*m));
+    m->h = xf_calloc(c, sizeof(*m->h));
+    m->v = xf_calloc(c, sizeof(*m->v));
+    if (!m->h || !m->v) {
+        xf_free(m->h);
+        xf_free(m->v);
+        m->h = NULL;
+        m->v = NULL;
+        return XF_ENOMEM;
+    }
+    m->cap = c;
+    return 0;
+}
+
+void hmap_close(struct hmap *m)
+{
+    xf_free(m->h);
+    xf_free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+static int hmap_rehash(struct hmap *m, size_t cap)
+{
+    struct hmap n;
+    int rc = hmap_init(&n, cap);
+
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->h[i] < 2)
+            continue;
+        size_t p = m->h[i] & (n.cap - 1);
+        while (n.h[p] != H_EMPTY)
+            p = (p + 1) & (n.cap - 1);
+        n.h[p] = m->h[i];
+        n.v[p] = m->v[i];
+        n.n++;
+        n.used++;
+    }
+    hmap_close(m);
+    *m = n;
+    return 0;
+}
+
+int hmap_put(struct hmap *m, uint64_t h, uint64_t v)
+{
+    h = hmap_fix(h);
+    if ((m->used + 1) * 10 > m->cap * 7) {
+        /* Mostly tombstones: rebuild at the same size; otherwise grow. */
+        size_t cap = (m->n + 1) * 10 > m->cap * 5 ? m->cap * 2 : m->cap;
+        int rc = hmap_rehash(m, cap);
+        if (rc)
+            return rc;
+    }
+    size_t p = h & (m->cap - 1);
+    while (m->h[p] >= 2)
+        p = (p + 1) & (m->cap - 1);
+    if (m->h[p] == H_EMPTY)
+        m->used++;
+    m->h[p] = h;
+    m->v[p] = v;
+    m->n++;
+    return 0;
+}
+
+size_t hmap_first(const struct hmap *m, uint64_t h)
+{
+    return hmap_fix(h) & (m->cap - 1);
+}
+
+int hmap_next(const struct hmap *m, uint64_t h, size_t *pos, uint64_t *v)
+{
+    h = hmap_fix(h);
+    for (size_t p = *pos;; p = (p + 1) & (m->cap - 1)) {
+        if (m->h[p] == H_EMPTY)
+            return 0;
+        if (m->h[p] == h) {
+            *v = m->v[p];
+            *pos = (p + 1) & (m->cap - 1);
+            return 1;
+        }
+    }
+}
+
+int hmap_del(struct hmap *m, uint64_t h, uint64_t v)
+{
+    h = hmap_fix(h);
+    for (size_t p = h & (m->cap - 1);; p = (p + 1) & (m->cap - 1)) {
+        if (m->h[p] == H_EMPTY)
+            return 0;
+        if (m->h[p] == h && m->v[p] == v) {
+            m->h[p] = H_DEL;
+            m->n--;
+            return 1;
+        }
+    }
+}

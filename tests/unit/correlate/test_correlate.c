@@ -1,0 +1,448 @@
+/*
+ * test_correlate.c - unit tests of the correlator: graph building, joins, closure incidents,
+ * determinism, eviction and rendering. Events are built by hand; detections come from
+ * third-party alert events (a detection by themselves), so no Sigma rule is needed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "xf/correlate.h"
+
+#define T0 1795251600000LL /* 2026-11-21T09:00:00Z */
+#define SEC 1000LL
+#define END (-1)
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+struct evs {
+    struct xf_event e[256];
+    size_t n;
+};
+
+/* mk(list, category, id, time, field, value, ..., END) */
+static struct xf_event *mk(struct evs *l, enum xf_category cat, const char *id, int64_t t, ...)
+{
+    struct xf_event *ev = &l->e[l->n++];
+    va_list ap;
+    int f;
+
+    xf_event_init(ev);
+    ev->category = cat;
+    ev->time = t;
+    xf_event_set_id(ev, id);
+    va_start(ap, t);
+    while ((f = va_arg(ap, int)) != END) {
+        const char *v = va_arg(ap, const char *);
+        if (xf_field_is_multi((enum xf_field)f))
+            assert_int_equal(xf_event_add(ev, (enum xf_field)f, v, (size_t)-1), 0);
+        else
+            assert_int_equal(xf_event_set(ev, (enum xf_field)f, v, (size_t)-1), 0);
+    }
+    va_end(ap);
+    return ev;
+}
+
+static void evs_free(struct evs *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        xf_event_close(&l->e[i]);
+    l->n = 0;
+}
+
+struct out {
+    char *json[64];
+    size_t n;
+};
+
+static int collect(const struct xf_incident_view *v, void *ud)
+{
+    struct out *o = ud;
+    assert_true(o->n < 64);
+    o->json[o->n++] = xf_strndup(v->json, v->len);
+    return 0;
+}
+
+static void out_free(struct out *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        xf_free(o->json[i]);
+    o->n = 0;
+}
+
+static struct xf_correlator *mkcorr(size_t hub_cap)
+{
+    struct xf_correlate_opts o = {.links_path = XF_TEST_LINKS, .hub_cap = hub_cap};
+    struct xf_correlator *c = NULL;
+    assert_int_equal(xf_correlator_create(&o, &c), 0);
+    return c;
+}
+
+/* Runs events in the given order and returns all incidents as one string. */
+static char *run(struct xf_event **evs, size_t n, size_t hub_cap)
+{
+    struct xf_correlator *c = mkcorr(hub_cap);
+    struct out o = {0};
+    struct xf_buf b;
+
+    for (size_t i = 0; i < n; i++)
+        assert_true(xf_correlator_add(c, evs[i]) >= 0);
+    assert_int_equal(xf_correlator_flush(c, NULL, NULL, NULL), 0);
+    assert_int_equal(xf_correlator_incidents(c, collect, &o), 0);
+    xf_buf_init(&b);
+    for (size_t i = 0; i < o.n; i++) {
+        xf_buf_appends(&b, o.json[i]);
+        xf_buf_appends(&b, "\n");
+    }
+    out_free(&o);
+    xf_correlator_destroy(c);
+    if (!b.data)
+        return xf_strdup("");
+    return xf_buf_steal(&b, NULL);
+}
+
+static size_t count(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static struct xf_event *proc(struct evs *l, const char *id, int64_t t, const char *host,
+                             const char *guid, const char *pguid, const char *image,
+                             const char *pimage, const char *cmd, const char *user)
+{
+    return mk(l, XF_CAT_PROCESS, id, t, XF_F_HOST, host, XF_F_PROCESS_GUID, guid,
+              XF_F_PARENT_PROCESS_GUID, pguid, XF_F_IMAGE, image, XF_F_PARENT_IMAGE, pimage,
+              XF_F_COMMAND_LINE, cmd, XF_F_USER, user, END);
+}
+
+static struct xf_event *alert(struct evs *l, const char *id, int64_t t, const char *host,
+                              const char *guid, const char *rule)
+{
+    return mk(l, XF_CAT_ALERT, id, t, XF_F_HOST, host, XF_F_PROCESS_GUID, guid,
+              XF_F_ALERT_PRODUCT, "edr", XF_F_ALERT_RULE, rule, XF_F_ALERT_SEVERITY, "high",
+              END);
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void test_child_first_gives_same_json_as_parent_first(void **state)
+{
+    struct evs l = {0};
+    (void)state;
+    struct xf_event *a = proc(&l, "e1", T0, "ws1", "{AAAA}", "{EXPL}",
+                              "C:\\Windows\\explorer.exe", "C:\\Windows\\userinit.exe",
+                              "explorer.exe", "CORP\\bob");
+    struct xf_event *b = proc(&l, "e2", T0 + SEC, "ws1", "{BBBB}", "{AAAA}",
+                              "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\explorer.exe",
+                              "cmd.exe /c whoami", "CORP\\bob");
+    struct xf_event *d = proc(&l, "e3", T0 + 2 * SEC, "ws1", "{CCCC}", "{BBBB}",
+                              "C:\\Windows\\System32\\whoami.exe", "C:\\Windows\\System32\\cmd.exe",
+                              "whoami", "CORP\\bob");
+    struct xf_event *al = alert(&l, "e4", T0 + 3 * SEC, "ws1", "{CCCC}", "Recon");
+    struct xf_event *fwd[] = {a, b, d, al};
+    struct xf_event *rev[] = {al, d, b, a};
+    char *x = run(fwd, 4, 0), *y = run(rev, 4, 0);
+
+    assert_string_equal(x, y);
+    assert_non_null(strstr(x, "\"label\":\"cmd.exe\""));
+    assert_int_equal(count(x, "\"relation\":\"spawned\""), 3);
+    xf_free(x);
+    xf_free(y);
+    evs_free(&l);
+}
+
+static void test_same_event_twice_is_counted_as_duplicate(void **state)
+{
+    struct evs l = {0};
+    struct xf_correlate_stats st;
+    (void)state;
+    struct xf_event *a = proc(&l, "dup-1", T0, "ws1", "{AAAA}", "{PPPP}", "C:\\a.exe",
+                              "C:\\p.exe", "a.exe", "CORP\\bob");
+    struct xf_event *al = alert(&l, "dup-2", T0, "ws1", "{AAAA}", "Bad");
+    struct xf_correlator *c = mkcorr(0);
+    struct out o = {0};
+
+    assert_int_equal(xf_correlator_add(c, a), 0);
+    assert_int_equal(xf_correlator_add(c, a), 1);
+    assert_int_equal(xf_correlator_add(c, al), 0);
+    xf_correlator_get_stats(c, &st);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(st.events, 2);
+    assert_int_equal(xf_correlator_incidents(c, collect, &o), 0);
+    assert_int_equal(o.n, 1);
+    assert_int_equal(count(o.json[0], "\"dup-1\""), 1);
+    out_free(&o);
+    xf_correlator_destroy(c);
+    evs_free(&l);
+}
+
+static void test_hub_children_without_detection_stay_out(void **state)
+{
+    struct evs l = {0};
+    struct xf_event *all[64];
+    size_t n = 0;
+    char id[32], guid[32];
+    (void)state;
+
+    all[n++] = proc(&l, "x0", T0, "ws1", "{EXPL}", "{USRI}", "C:\\Windows\\explorer.exe",
+                    "C:\\Windows\\userinit.exe", "explorer.exe", "CORP\\bob");
+    for (int i = 0; i < 20; i++) {
+        snprintf(id, sizeof(id), "c%02d", i);
+        snprintf(guid, sizeof(guid), "{CH%02d}", i);
+        all[n++] = proc(&l, id, T0 + (i + 1) * SEC, "ws1", guid, "{EXPL}", "C:\\app.exe",
+                        "C:\\Windows\\explorer.exe", "app.exe", "CORP\\bob");
+    }
+    all[n++] = alert(&l, "al1", T0 + 30 * SEC, "ws1", "{CH03}", "Bad child");
+    char *x = run(all, n, 10); /* cap 10: explorer with 21 links is a hub */
+
+    assert_int_equal(count(x, "\n"), 1);
+    assert_non_null(strstr(x, "\"c03\""));
+    assert_null(strstr(x, "\"c04\""));
+    assert_null(strstr(x, "\"c00\""));
+    /* explorer is there as a leaf */
+    assert_non_null(strstr(x, "\"label\":\"explorer.exe\""));
+    xf_free(x);
+    evs_free(&l);
+}
+
+static char *wmi_case(int64_t gap)
+{
+    struct evs l = {0};
+    struct xf_event *all[4];
+    all[0] = proc(&l, "w1", T0, "ws1", "{WORD}", "{EXPL}",
+                  "C:\\Program Files\\Microsoft Office\\WINWORD.EXE", "C:\\Windows\\explorer.exe",
+                  "WINWORD.EXE", "CORP\\bob");
+    all[1] = proc(&l, "w2", T0 + gap, "ws1", "{PSHL}", "{WMIP}",
+                  "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                  "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", "powershell -enc AAAA",
+                  "CORP\\bob");
+    all[2] = alert(&l, "w3", T0 + gap + SEC, "ws1", "{PSHL}", "Encoded PowerShell");
+    char *x = run(all, 3, 0);
+    evs_free(&l);
+    return x;
+}
+
+static void test_wmi_break_links_office_to_shell_within_60s(void **state)
+{
+    (void)state;
+    char *x = wmi_case(20 * SEC);
+    assert_non_null(strstr(x, "\"relation\":\"spawned\",\"key\":\"wmi\",\"confidence\":0.6"));
+    assert_non_null(strstr(x, "\"label\":\"WINWORD.EXE\""));
+    assert_non_null(strstr(x, "T1047"));
+    xf_free(x);
+}
+
+static void test_wmi_break_does_not_link_after_5_minutes(void **state)
+{
+    (void)state;
+    char *x = wmi_case(300 * SEC);
+    assert_null(strstr(x, "\"key\":\"wmi\""));
+    assert_null(strstr(x, "WINWORD.EXE"));
+    xf_free(x);
+}
+
+#define SHA_DOC "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static void test_mail_attachment_links_by_sha256_even_when_mail_arrives_last(void **state)
+{
+    struct evs l = {0};
+    struct xf_event *all[5];
+    (void)state;
+    all[0] = mk(&l, XF_CAT_FILE, "f1", T0 + 60 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID,
+                "{OUTL}", XF_F_IMAGE, "C:\\outlook.exe", XF_F_TARGET_FILENAME,
+                "C:\\Users\\bob\\Invoice.doc", XF_F_SHA256, SHA_DOC, XF_F_USER, "CORP\\bob",
+                END);
+    all[1] = proc(&l, "p1", T0 + 70 * SEC, "ws1", "{WORD}", "{EXPL}", "C:\\Office\\WINWORD.EXE",
+                  "C:\\Windows\\explorer.exe", "WINWORD.EXE /n \"C:\\Users\\bob\\Invoice.doc\"",
+                  "CORP\\bob");
+    all[2] = alert(&l, "a1", T0 + 80 * SEC, "ws1", "{WORD}", "Macro");
+    all[3] = mk(&l, XF_CAT_EMAIL, "m1", T0, XF_F_MESSAGE_ID, "<msg1@evil>", XF_F_SUBJECT,
+                "Invoice", XF_F_RECIPIENT, "bob@corp.example", XF_F_ATTACHMENT_NAME,
+                "Invoice.doc", XF_F_ATTACHMENT_SHA256, SHA_DOC, END);
+    char *x = run(all, 4, 0);
+    assert_non_null(strstr(x, "\"kind\":\"email\""));
+    assert_non_null(strstr(x, "\"relation\":\"delivered\",\"key\":\"sha256\""));
+    assert_non_null(strstr(x, "\"relation\":\"opened\""));
+    assert_non_null(strstr(x, "\"stages\":[\"delivery\""));
+    xf_free(x);
+    evs_free(&l);
+}
+
+static void test_mail_attachment_links_by_name_when_no_hash(void **state)
+{
+    struct evs l = {0};
+    struct xf_event *all[5];
+    (void)state;
+    all[0] = mk(&l, XF_CAT_FILE, "f1", T0 + 60 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID,
+                "{OUTL}", XF_F_IMAGE, "C:\\outlook.exe", XF_F_TARGET_FILENAME,
+                "C:\\Users\\bob\\Invoice.doc", XF_F_USER, "CORP\\Bob", END);
+    all[1] = proc(&l, "p1", T0 + 70 * SEC, "ws1", "{WORD}", "{EXPL}", "C:\\Office\\WINWORD.EXE",
+                  "C:\\Windows\\explorer.exe", "WINWORD.EXE /n \"C:\\Users\\bob\\Invoice.doc\"",
+                  "CORP\\bob");
+    all[2] = alert(&l, "a1", T0 + 80 * SEC, "ws1", "{WORD}", "Macro");
+    all[3] = mk(&l, XF_CAT_EMAIL, "m1", T0, XF_F_MESSAGE_ID, "<msg1@evil>", XF_F_SUBJECT,
+                "Invoice", XF_F_RECIPIENT, "carol@corp.example", XF_F_RECIPIENT,
+                "bob@corp.example", XF_F_ATTACHMENT_NAME, "invoice.DOC", END);
+    struct xf_event *rev[] = {all[3], all[2], all[1], all[0]};
+    char *x = run(all, 4, 0), *y = run(rev, 4, 0);
+    assert_string_equal(x, y);
+    assert_non_null(strstr(x, "\"relation\":\"delivered\",\"key\":\"file name\","
+                              "\"confidence\":0.7"));
+    xf_free(x);
+    xf_free(y);
+    evs_free(&l);
+}
+
+static void test_lateral_movement_makes_one_incident_across_hosts(void **state)
+{
+    struct evs l = {0};
+    struct xf_event *all[8];
+    size_t n = 0;
+    (void)state;
+    /* host B's own traffic teaches B's address */
+    all[n++] = mk(&l, XF_CAT_NETWORK, "n0", T0, XF_F_HOST, "wsb.corp.example", XF_F_PROCESS_GUID,
+                  "{BSVC}", XF_F_INITIATED, "true", XF_F_SOURCE_IP, "10.0.0.2",
+                  XF_F_DESTINATION_IP, "10.0.0.9", XF_F_DESTINATION_PORT, "53", END);
+    all[n++] = proc(&l, "a0", T0 + SEC, "wsa.corp.example", "{APSH}", "{AEXP}",
+                    "C:\\Windows\\powershell.exe", "C:\\Windows\\explorer.exe", "powershell",
+                    "CORP\\eve");
+    all[n++] = alert(&l, "a1", T0 + 2 * SEC, "wsa.corp.example", "{APSH}", "Attack tool");
+    all[n++] = mk(&l, XF_CAT_NETWORK, "n1", T0 + 10 * SEC, XF_F_HOST, "wsa.corp.example",
+                  XF_F_PROCESS_GUID, "{APSH}", XF_F_INITIATED, "true", XF_F_SOURCE_IP,
+                  "10.0.0.1", XF_F_DESTINATION_IP, "10.0.0.2", XF_F_DESTINATION_PORT, "445",
+                  END);
+    all[n++] = mk(&l, XF_CAT_LOGON, "l1", T0 + 11 * SEC, XF_F_HOST, "wsb.corp.example",
+                  XF_F_LOGON_TYPE, "3", XF_F_IP_ADDRESS, "10.0.0.1", XF_F_TARGET_USER_NAME,
+                  "eve", XF_F_TARGET_LOGON_ID, "0x1234", END);
+    all[n++] = mk(&l, XF_CAT_PROCESS, "b1", T0 + 12 * SEC, XF_F_HOST, "wsb.corp.example",
+                  XF_F_PROCESS_GUID, "{BCMD}", XF_F_PARENT_PROCESS_GUID, "{BSRV}", XF_F_IMAGE,
+                  "C:\\Windows\\System32\\cmd.exe", XF_F_PARENT_IMAGE,
+                  "C:\\Windows\\System32\\services.exe", XF_F_COMMAND_LINE, "cmd /c x",
+                  XF_F_LOGON_ID, "0x1234", XF_F_USER, "CORP\\eve", END);
+    all[n++] = proc(&l, "b2", T0 + 13 * SEC, "wsb.corp.example", "{BCHD}", "{BCMD}",
+                    "C:\\Windows\\System32\\whoami.exe", "C:\\Windows\\System32\\cmd.exe",
+                    "whoami", "CORP\\eve");
+    char *x = run(all, n, 0);
+    assert_int_equal(count(x, "\n"), 1);
+    assert_non_null(strstr(x, "\"hosts\":[\"wsa.corp.example\",\"wsb.corp.example\"]"));
+    assert_non_null(strstr(x, "\"relation\":\"lateral\",\"key\":\"ip\",\"confidence\":0.9"));
+    assert_non_null(strstr(x, "\"b2\""));
+    assert_non_null(strstr(x, "lateral_movement"));
+    /* any order gives the same answer */
+    struct xf_event *rev[8];
+    for (size_t i = 0; i < n; i++)
+        rev[i] = all[n - 1 - i];
+    char *y = run(rev, n, 0);
+    if (strcmp(x, y))
+        fprintf(stderr, "%s\n%s\n", x, y);
+    assert_string_equal(x, y);
+    xf_free(x);
+    xf_free(y);
+    evs_free(&l);
+}
+
+static void test_old_background_nodes_are_evicted(void **state)
+{
+    struct xf_correlator *c = mkcorr(0);
+    struct xf_correlate_stats st;
+    struct xf_event ev;
+    char id[32], guid[48], pguid[48];
+    uint64_t max_nodes = 0;
+    (void)state;
+
+    xf_event_init(&ev);
+    for (int i = 0; i < 100000; i++) {
+        xf_event_reset(&ev);
+        ev.category = XF_CAT_PROCESS;
+        ev.time = T0 + (int64_t)i * 500; /* 100k events over ~14 hours */
+        snprintf(id, sizeof(id), "bg-%d", i);
+        snprintf(guid, sizeof(guid), "{G%d}", i);
+        snprintf(pguid, sizeof(pguid), "{G%d}", i - 1);
+        xf_event_set_id(&ev, id);
+        xf_event_set(&ev, XF_F_HOST, "ws1", (size_t)-1);
+        xf_event_set(&ev, XF_F_PROCESS_GUID, guid, (size_t)-1);
+        xf_event_set(&ev, XF_F_PARENT_PROCESS_GUID, pguid, (size_t)-1);
+        xf_event_set(&ev, XF_F_IMAGE, "C:\\bg.exe", (size_t)-1);
+        assert_int_equal(xf_correlator_add(c, &ev), 0);
+        if (i % 1000 == 999) {
+            assert_int_equal(xf_correlator_flush(c, NULL, NULL, NULL), 0);
+            assert_int_equal(xf_correlator_drain_edges(c, NULL, NULL), 0);
+            xf_correlator_get_stats(c, &st);
+            if (st.nodes > max_nodes)
+                max_nodes = st.nodes;
+        }
+    }
+    xf_correlator_get_stats(c, &st);
+    assert_true(st.evicted > 50000);
+    /* about 2 h 10 min of background (retention + lateness) at 2 events/s, not 100k */
+    assert_true(max_nodes < 20000);
+    xf_event_close(&ev);
+    xf_correlator_destroy(c);
+}
+
+static const char golden[] =
+    "{\"id\":\"inc-@ID@\",\"tenant\":\"default\",\"severity\":\"high\",\"score\":70,"
+    "\"first_seen\":\"2026-11-21T09:00:00Z\",\"last_seen\":\"2026-11-21T09:00:02Z\","
+    "\"hosts\":[\"ws1.corp.example\"],\"users\":[\"CORP\\\\bob\"],\"techniques\":[],"
+    "\"stages\":[\"execution\"],"
+    "\"alerts\":[{\"rule_id\":\"edr:Bad\",\"title\":\"Bad\",\"level\":\"high\","
+    "\"event_id\":\"g3\"}],"
+    "\"nodes\":["
+    "{\"id\":\"n1\",\"kind\":\"process\",\"entity\":\"pppp\",\"host\":\"ws1.corp.example\","
+    "\"label\":\"cmd.exe\",\"time\":\"2026-11-21T09:00:00.000Z\",\"event_ids\":[\"g1\"]},"
+    "{\"id\":\"n2\",\"kind\":\"process\",\"entity\":\"cccc\",\"host\":\"ws1.corp.example\","
+    "\"label\":\"evil.exe\",\"time\":\"2026-11-21T09:00:01.000Z\",\"event_ids\":[\"g2\"]},"
+    "{\"id\":\"n3\",\"kind\":\"alert\",\"entity\":\"g3\",\"host\":\"ws1.corp.example\","
+    "\"label\":\"Bad\",\"time\":\"2026-11-21T09:00:02.000Z\",\"event_ids\":[\"g3\"]}],"
+    "\"edges\":["
+    "{\"from\":\"n1\",\"to\":\"n2\",\"relation\":\"spawned\",\"key\":\"guid\","
+    "\"confidence\":1.0},"
+    "{\"from\":\"n3\",\"to\":\"n2\",\"relation\":\"alerted\",\"key\":\"guid\","
+    "\"confidence\":1.0}],"
+    "\"actions\":[]}\n";
+
+static void test_incident_json_has_documented_keys_and_content(void **state)
+{
+    struct evs l = {0};
+    struct xf_event *all[3];
+    char idhex[17], want[sizeof(golden) + 16];
+    (void)state;
+    all[0] = mk(&l, XF_CAT_PROCESS, "g1", T0, XF_F_HOST, "ws1.corp.example", XF_F_PROCESS_GUID,
+                "{PPPP}", XF_F_IMAGE, "C:\\Windows\\System32\\cmd.exe", XF_F_USER, "CORP\\bob",
+                END);
+    all[1] = proc(&l, "g2", T0 + SEC, "ws1.corp.example", "{CCCC}", "{PPPP}", "C:\\t\\evil.exe",
+                  "C:\\Windows\\System32\\cmd.exe", "evil.exe", "CORP\\bob");
+    all[2] = alert(&l, "g3", T0 + 2 * SEC, "ws1.corp.example", "{CCCC}", "Bad");
+    char *x = run(all, 3, 0);
+    snprintf(idhex, sizeof(idhex), "%016llx", (unsigned long long)xf_hash64("g3", 2));
+    const char *at = strstr(golden, "@ID@");
+    snprintf(want, sizeof(want), "%.*s%s%s", (int)(at - golden), golden, idhex, at + 4);
+    assert_string_equal(x, want);
+    xf_free(x);
+    evs_free(&l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_child_first_gives_same_json_as_parent_first),
+        cmocka_unit_test(test_same_event_twice_is_counted_as_duplicate),
+        cmocka_unit_test(test_hub_children_without_detection_stay_out),
+        cmocka_unit_test(test_wmi_break_links_office_to_shell_within_60s),
+        cmocka_unit_test(test_wmi_break_does_not_link_after_5_minutes),
+        cmocka_unit_test(test_mail_attachment_links_by_sha256_even_when_mail_arrives_last),
+        cmocka_unit_test(test_mail_attachment_links_by_name_when_no_hash),
+        cmocka_unit_test(test_lateral_movement_makes_one_incident_across_hosts),
+        cmocka_unit_test(test_old_background_nodes_are_evicted),
+        cmocka_unit_test(test_incident_json_has_documented_keys_and_content),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
