@@ -32,8 +32,8 @@ struct parser {
 
 static int is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '*' || c == '.' || c == '-' || c == '?';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '*' || c == '.' || c == '-' || c == '?';
 }
 
 static int word_is(const struct parser *p, const char *w)
@@ -64,8 +64,8 @@ static int next(struct parser *p)
         return XF_ERULE;
     }
     if (!is_name_char(s[p->pos])) {
-        load_error(p->lc, p->line, "condition: unexpected character '%c' at column %zu",
-                   s[p->pos], p->pos + 1);
+        load_error(p->lc, p->line, "condition: unexpected character '%c' at column %zu", s[p->pos],
+                   p->pos + 1);
         return XF_ERULE;
     }
     while (is_name_char(s[p->pos]))
@@ -241,8 +241,7 @@ static int parse_primary(struct parser *p, struct cnode **out)
         return XF_ERULE;
     default:
         load_error(p->lc, p->line, "condition: unexpected '%.*s' at column %zu",
-                   (int)(p->tlen > 32 ? 32 : p->tlen), p->tstart,
-                   (size_t)(p->tstart - p->s) + 1);
+                   (int)(p->tlen > 32 ? 32 : p->tlen), p->tstart, (size_t)(p->tstart - p->s) + 1);
         return XF_ERULE;
     }
 }
@@ -347,9 +346,9 @@ int cond_compile(struct load_ctx *lc, int line, struct rule *r, const char *text
 
 /* ---- evaluation ---------------------------------------------------------------------------- */
 
-static const enum xf_field keyword_fields[] = {XF_F_COMMAND_LINE, XF_F_IMAGE,
+static const enum xf_field keyword_fields[] = {XF_F_COMMAND_LINE,    XF_F_IMAGE,
                                                XF_F_TARGET_FILENAME, XF_F_QUERY_NAME,
-                                               XF_F_DETAILS, XF_F_IMAGE_PATH};
+                                               XF_F_DETAILS,         XF_F_IMAGE_PATH};
 
 static int field_any(const struct value *v, const struct xf_event *ev, enum xf_field f)
 {
@@ -364,8 +363,7 @@ static int field_any(const struct value *v, const struct xf_event *ev, enum xf_f
     return 0;
 }
 
-static int value_on_event(const struct matcher *m, const struct value *v,
-                          const struct xf_event *ev)
+static int value_on_event(const struct matcher *m, const struct value *v, const struct xf_event *ev)
 {
     if (m->field != FIELD_KEYWORDS)
         return field_any(v, ev, (enum xf_field)m->field);

