@@ -73,7 +73,7 @@ struct expr {
 /* where: {expr: value | [values]}; "*" means present and not empty. */
 struct cond {
     struct expr e;
-    char **vals; /* lowercased */
+    char **vals; /* lowercased; "*" present, "*x" ends with x, "x*" starts with x */
     size_t n;
     int negate;
 };
@@ -121,7 +121,8 @@ struct node_spec {
     char *name;
     struct match m;
     struct endpoint node;
-    int detect; /* detections of the event land on this node (first matching row wins) */
+    int detect;   /* detections of the event land on this node (first matching row wins) */
+    int activity; /* the event is activity of the entity, not what made it */
 };
 
 struct direct_spec {
@@ -181,7 +182,14 @@ struct det {
     xf_time_t time;
 };
 
-#define NODE_IDS_MAX 32
+/* Event ids of a node: sorted, the smallest NODE_IDS_MAX kept, the rest counted. */
+#define NODE_IDS_MAX 256
+struct idset {
+    char **a;
+    size_t n, cap;
+    uint64_t more;
+};
+
 struct node {
     char *key; /* NULL when the slot is free */
     uint64_t h;
@@ -195,11 +203,13 @@ struct node {
     xf_time_t t_ref;   /* earliest time any event named it */
     xf_time_t t_own;   /* earliest time of its own events, INT64_MAX when none */
     xf_time_t t_own_max;
+    xf_time_t t_act_min; /* of its activity events */
+    xf_time_t t_act_max;
     xf_time_t t_touch; /* latest time any event named it (eviction) */
     uint64_t last_ev;  /* idhash of the last event attached (dedupe within one event) */
-    char **ids;        /* sorted, the smallest NODE_IDS_MAX */
-    size_t n_ids;
-    uint64_t ids_more;
+    struct idset ids;  /* events that made it (a process start, a file write, a mail) */
+    struct idset act;  /* later activity of the entity (connections, queries): listed only
+                          where the node is a descendant of a detection */
     struct det *dets;
     size_t n_dets;
     uint32_t *adj; /* edge indices */
@@ -210,6 +220,7 @@ struct node {
     uint32_t mark2;
     uint32_t inc;    /* incident membership of the last computation (CORR_NONE) */
     uint8_t in_inc;  /* non-hub member of a current incident: touching it dirties */
+    uint8_t desc;    /* reached forward from a detection in the last computation */
 };
 
 struct edge {

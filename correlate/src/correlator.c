@@ -228,6 +228,8 @@ static int node_get(struct xf_correlator *c, enum kind_id kind, uint32_t *out)
     n->t_ref = INT64_MAX;
     n->t_own = INT64_MAX;
     n->t_own_max = INT64_MIN;
+    n->t_act_min = INT64_MAX;
+    n->t_act_max = INT64_MIN;
     n->t_touch = INT64_MIN;
     n->lprio = -1;
     n->inc = CORR_NONE;
@@ -252,13 +254,13 @@ const char *corr_proc_user(struct xf_correlator *c, const char *hostkey, const c
     return i == CORR_NONE ? NULL : c->nodes[i].user;
 }
 
-static int node_add_id(struct node *n, const char *id)
+static int idset_add(struct idset *s, const char *id)
 {
-    size_t lo = 0, hi = n->n_ids;
+    size_t lo = 0, hi = s->n;
 
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int cmp = strcmp(n->ids[mid], id);
+        int cmp = strcmp(s->a[mid], id);
         if (cmp == 0)
             return 0;
         if (cmp < 0)
@@ -267,24 +269,35 @@ static int node_add_id(struct node *n, const char *id)
             hi = mid;
     }
     /* Keep the smallest NODE_IDS_MAX ids: the same set whatever the arrival order. */
-    if (n->n_ids == NODE_IDS_MAX) {
-        n->ids_more++;
+    if (s->n == NODE_IDS_MAX) {
+        s->more++;
         if (lo == NODE_IDS_MAX)
             return 0;
-        xf_free(n->ids[--n->n_ids]);
+        xf_free(s->a[--s->n]);
     }
-    if (!n->ids) {
-        n->ids = xf_calloc(NODE_IDS_MAX, sizeof(*n->ids));
-        if (!n->ids)
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 2;
+        char **na = xf_realloc(s->a, nc * sizeof(*na));
+        if (!na)
             return XF_ENOMEM;
+        s->a = na;
+        s->cap = nc;
     }
     char *d = xf_strdup(id);
     if (!d)
         return XF_ENOMEM;
-    memmove(&n->ids[lo + 1], &n->ids[lo], (n->n_ids - lo) * sizeof(*n->ids));
-    n->ids[lo] = d;
-    n->n_ids++;
+    memmove(&s->a[lo + 1], &s->a[lo], (s->n - lo) * sizeof(*s->a));
+    s->a[lo] = d;
+    s->n++;
     return 0;
+}
+
+static void idset_close(struct idset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        xf_free(s->a[i]);
+    xf_free(s->a);
+    memset(s, 0, sizeof(*s));
 }
 
 static int first_val(struct xf_correlator *c, const struct expr *e, const struct xf_event *ev,
@@ -300,7 +313,8 @@ static int first_val(struct xf_correlator *c, const struct expr *e, const struct
 /* Names node `value` of endpoint ep in event ev. attach: the event is one of the node's own
  * (its id is listed on the node and its detections may land there). */
 static int touch(struct xf_correlator *c, const struct endpoint *ep, const struct xf_event *ev,
-                 const char *hostkey, const char *value, int attach, uint32_t *out)
+                 const char *hostkey, const char *value, int attach, int activity,
+                 uint32_t *out)
 {
     uint32_t i;
     int rc = build_key(c, ep->kind, hostkey, value);
@@ -336,11 +350,13 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
     }
     if (attach && n->last_ev != ev->idhash) {
         n->last_ev = ev->idhash;
-        if (ev->time < n->t_own)
-            n->t_own = ev->time;
-        if (ev->time > n->t_own_max)
-            n->t_own_max = ev->time;
-        rc = node_add_id(n, ev->id);
+        xf_time_t *lo = activity ? &n->t_act_min : &n->t_own;
+        xf_time_t *hi = activity ? &n->t_act_max : &n->t_own_max;
+        if (ev->time < *lo)
+            *lo = ev->time;
+        if (ev->time > *hi)
+            *hi = ev->time;
+        rc = idset_add(activity ? &n->act : &n->ids, ev->id);
         if (rc)
             return rc;
     }
@@ -445,8 +461,12 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to,
         return rc;
     }
     struct node *nf = &c->nodes[from], *nt = &c->nodes[to];
-    nf->degree++;
-    nt->degree++;
+    /* Links to leaf kinds (addresses, hosts) never carry connectivity, so they do not make
+     * a process a hub: a beaconing or spamming payload stays traversable. */
+    if (!corr_kinds[nt->kind].leaf || corr_kinds[nf->kind].leaf)
+        nf->degree++;
+    if (!corr_kinds[nf->kind].leaf || corr_kinds[nt->kind].leaf)
+        nt->degree++;
     nf->nref++;
     nt->nref++;
     if (nf->degree == c->hub_cap + 1)
@@ -632,6 +652,20 @@ static int detect(struct xf_correlator *c, uint32_t ni, const struct xf_event *e
 
 /* ---- spec evaluation ---------------------------------------------------------------------- */
 
+static int val_match(const char *s, const char *pat)
+{
+    size_t ls = strlen(s), lp = strlen(pat);
+
+    if (lp && pat[0] == '*') {
+        if (lp == 1)
+            return ls > 0;
+        return ls >= lp - 1 && xf_strcaseeq(s + ls - (lp - 1), pat + 1);
+    }
+    if (lp && pat[lp - 1] == '*')
+        return ls >= lp - 1 && xf_strncaseeq(s, pat, lp - 1);
+    return xf_strcaseeq(s, pat);
+}
+
 static int cond_ok(struct xf_correlator *c, const struct cond *k, const struct xf_event *ev)
 {
     struct vals *v = &c->v2;
@@ -643,7 +677,7 @@ static int cond_ok(struct xf_correlator *c, const struct cond *k, const struct x
     for (size_t i = 0; i < v->n && !hit; i++) {
         const char *s = vals_get(v, i);
         for (size_t j = 0; j < k->n && !hit; j++)
-            hit = strcmp(k->vals[j], "*") == 0 ? *s != '\0' : xf_strcaseeq(s, k->vals[j]);
+            hit = val_match(s, k->vals[j]);
     }
     return k->negate ? !hit : hit;
 }
@@ -682,7 +716,7 @@ static int do_nodes(struct xf_correlator *c, const struct xf_event *ev, const ch
         rc = endpoint_values(c, &ns->node, ev, &vv);
         for (size_t i = 0; i < vv.n && rc == 0; i++) {
             uint32_t ni;
-            rc = touch(c, &ns->node, ev, hostkey, vals_get(&vv, i), 1, &ni);
+            rc = touch(c, &ns->node, ev, hostkey, vals_get(&vv, i), 1, ns->activity, &ni);
             if (!rc && ns->detect && *primary == CORR_NONE)
                 *primary = ni;
         }
@@ -709,9 +743,9 @@ static int do_direct(struct xf_correlator *c, const struct xf_event *ev, const c
         for (size_t i = 0; i < fv.n && rc == 0; i++) {
             for (size_t j = 0; j < tv.n && rc == 0; j++) {
                 uint32_t f, t;
-                rc = touch(c, &d->from, ev, hostkey, vals_get(&fv, i), 0, &f);
+                rc = touch(c, &d->from, ev, hostkey, vals_get(&fv, i), 0, 0, &f);
                 if (!rc)
-                    rc = touch(c, &d->to, ev, hostkey, vals_get(&tv, j), 0, &t);
+                    rc = touch(c, &d->to, ev, hostkey, vals_get(&tv, j), 0, 0, &t);
                 if (!rc)
                     rc = edge_add(c, f, t, &a, ev->time, ev->id);
             }
@@ -881,7 +915,7 @@ static int do_windowed(struct xf_correlator *c, const struct xf_event *ev, const
             if (rc || nv.n == 0)
                 continue;
             struct wctx w = {r, side, 0, ev};
-            rc = touch(c, &s->node, ev, hostkey, vals_get(&nv, 0), 0, &w.node);
+            rc = touch(c, &s->node, ev, hostkey, vals_get(&nv, 0), 0, 0, &w.node);
             for (size_t a = 0; a < s->n_alts && rc == 0; a++) {
                 xf_buf_reset(&c->kb2);
                 rc = key_combos(c, s, a, ev, 0, &c->kb2, on_key, &w);
@@ -1011,9 +1045,8 @@ static void node_free(struct node *n)
     xf_free(n->host);
     xf_free(n->label);
     xf_free(n->user);
-    for (size_t i = 0; i < n->n_ids; i++)
-        xf_free(n->ids[i]);
-    xf_free(n->ids);
+    idset_close(&n->ids);
+    idset_close(&n->act);
     corr_node_clear_dets(n);
     xf_free(n->adj);
     memset(n, 0, sizeof(*n));

@@ -86,6 +86,25 @@ static int u32v_push(struct u32v *v, uint32_t x)
     return 0;
 }
 
+struct u8v {
+    uint8_t *a;
+    size_t n, cap;
+};
+
+static int u8v_push(struct u8v *v, uint8_t x)
+{
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 64;
+        uint8_t *na = xf_realloc(v->a, nc);
+        if (!na)
+            return XF_ENOMEM;
+        v->a = na;
+        v->cap = nc;
+    }
+    v->a[v->n++] = x;
+    return 0;
+}
+
 /* ---- closure ------------------------------------------------------------------------------ */
 
 static int expandable(const struct xf_correlator *c, const struct node *n)
@@ -157,7 +176,7 @@ static void prune(struct xf_correlator *c, struct u32v *cl, size_t from, uint32_
         for (size_t i = from; i < cl->n; i++) {
             uint32_t xi = cl->a[i];
             struct node *x = &c->nodes[xi];
-            if (!in_closure(x, ep) || (x->kind != K_FILE && x->kind != K_HASH) || x->n_ids)
+            if (!in_closure(x, ep) || (x->kind != K_FILE && x->kind != K_HASH) || x->ids.n || x->act.n)
                 continue;
             int fed = 0;
             if (!corr_is_hub(c, x)) {
@@ -197,7 +216,9 @@ static int cmp_str_ptr(const void *a, const void *b)
 
 static xf_time_t node_time(const struct node *n)
 {
-    return n->t_own != INT64_MAX ? n->t_own : n->t_ref;
+    if (n->t_own != INT64_MAX)
+        return n->t_own;
+    return n->t_act_min != INT64_MAX ? n->t_act_min : n->t_ref;
 }
 
 static const struct xf_correlator *sort_c;
@@ -276,6 +297,19 @@ static json_t *strset_json(struct strset *s)
     for (size_t i = 0; arr && i < s->n; i++)
         json_array_append_new(arr, json_string(s->a[i]));
     return arr;
+}
+
+/* Service identities and machine accounts are not who the incident happened to. */
+static int user_is_person(const char *u)
+{
+    if (!u || !*u)
+        return 0;
+    size_t n = strlen(u);
+    if (u[n - 1] == '$')
+        return 0;
+    return !xf_strncaseeq(u, "NT AUTHORITY\\", 13) && !xf_strncaseeq(u, "NT-AUTORIT", 10) &&
+           !xf_strcaseeq(u, "SYSTEM") && !xf_strcaseeq(u, "LOCAL SERVICE") &&
+           !xf_strcaseeq(u, "NETWORK SERVICE");
 }
 
 static const char *entity_of(const struct node *n)
@@ -362,6 +396,12 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
             if (x->t_own_max > last)
                 last = x->t_own_max;
         }
+        if (!hub && x->desc && x->t_act_min != INT64_MAX) {
+            if (x->t_act_min < first)
+                first = x->t_act_min;
+            if (x->t_act_max > last)
+                last = x->t_act_max;
+        }
         for (size_t k = 0; k < x->n_dets && rc == 0; k++) {
             if (n_dets == cap_dets) {
                 cap_dets = cap_dets ? cap_dets * 2 : 16;
@@ -380,11 +420,11 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
             st[ST_EXECUTION] = 1;
         if (x->kind == K_PROC || x->kind == K_LOGON || x->kind == K_ALERT || x->kind == K_SVC ||
             x->kind == K_HOST) {
-            if (x->kind != K_HOST || x->n_ids) {
+            if (x->kind != K_HOST || x->ids.n) {
                 if (!rc)
                     rc = strset_add(&hostkeys, x->host);
             }
-            if (!rc && (x->kind == K_PROC || x->kind == K_LOGON))
+            if (!rc && x->kind == K_PROC && !hub && user_is_person(x->user))
                 rc = strset_add(&users, x->user);
         }
         if (hub)
@@ -537,11 +577,20 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
         json_object_set_new(o, "label", json_string(x->label ? x->label : ""));
         json_object_set_new(o, "time", json_string(xf_time_format_ms(node_time(x), tb)));
         json_t *ids = json_array();
-        for (size_t k = 0; k < x->n_ids; k++)
-            json_array_append_new(ids, json_string(x->ids[k]));
+        int act = x->desc && !corr_is_hub(c, x);
+        uint64_t more = x->ids.more + (act ? x->act.more : 0);
+        /* merge the two sorted sets */
+        size_t a = 0, b = 0, nb = act ? x->act.n : 0;
+        while (a < x->ids.n || b < nb) {
+            int cmp = a == x->ids.n ? 1 : b == nb ? -1 : strcmp(x->ids.a[a], x->act.a[b]);
+            const char *v = cmp <= 0 ? x->ids.a[a++] : x->act.a[b++];
+            if (cmp == 0)
+                b++;
+            json_array_append_new(ids, json_string(v));
+        }
         json_object_set_new(o, "event_ids", ids);
-        if (x->ids_more)
-            json_object_set_new(o, "event_ids_omitted", json_integer((json_int_t)x->ids_more));
+        if (more)
+            json_object_set_new(o, "event_ids_omitted", json_integer((json_int_t)more));
         json_array_append_new(ja, o);
     }
     json_object_set_new(root, "nodes", ja);
@@ -604,6 +653,7 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
 {
     struct inc_state *s = c->inc;
     struct u32v seeds = {0}, cl = {0}, q = {0}, start = {0}, set = {0};
+    struct u8v cl_desc = {0};
     size_t *cl_off = NULL;
     uint32_t *parent = NULL, *root_inc = NULL;
     struct inc_rec *recs = NULL;
@@ -618,6 +668,7 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
             continue;
         n->inc = CORR_NONE;
         n->in_inc = 0;
+        n->desc = 0;
         n->mark = n->mark2 = 0;
         if (n->n_dets)
             rc = u32v_push(&seeds, i);
@@ -659,9 +710,13 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
         if (rc)
             break;
         prune(c, &cl, cl_off[k], ep);
+        for (size_t i = cl_off[k]; i < cl.n && rc == 0; i++)
+            rc = u8v_push(&cl_desc, c->nodes[cl.a[i]].mark2 == ep);
         for (size_t i = cl_off[k]; i < cl.n; i++) {
             struct node *x = &c->nodes[cl.a[i]];
-            if (corr_is_hub(c, x))
+            /* A hub carries no connectivity, except that a detection on the hub itself
+             * belongs with every closure that reaches it. */
+            if (corr_is_hub(c, x) && !x->n_dets)
                 continue;
             if (x->inc == CORR_NONE) {
                 x->inc = (uint32_t)k;
@@ -700,6 +755,8 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
                 continue;
             for (size_t i = cl_off[k]; i < cl_off[k + 1] && rc == 0; i++) {
                 struct node *x = &c->nodes[cl.a[i]];
+                if (cl_desc.a[i])
+                    x->desc = 1;
                 if (x->mark2 == ep)
                     continue;
                 x->mark2 = ep;
@@ -740,6 +797,7 @@ out:
         recs_free(recs, n_recs);
     xf_free(seeds.a);
     xf_free(cl.a);
+    xf_free(cl_desc.a);
     xf_free(q.a);
     xf_free(start.a);
     xf_free(set.a);

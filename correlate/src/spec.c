@@ -389,9 +389,13 @@ static int parse_node_row(struct ld *l, yaml_node_t *n, struct node_spec *r)
         } else if (strcmp(k, "node") == 0) {
             if (parse_endpoint(l, v, &r->node) == 0)
                 have_node = 1;
-        } else if (strcmp(k, "detect") == 0) {
-            const char *s = ld_scalar(l, v, "detect");
-            r->detect = s && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0);
+        } else if (strcmp(k, "detect") == 0 || strcmp(k, "activity") == 0) {
+            const char *s = ld_scalar(l, v, k);
+            int on = s && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0);
+            if (k[0] == 'd')
+                r->detect = on;
+            else
+                r->activity = on;
         } else {
             ld_error(l, kn, "unknown key '%s' in a node row", k);
         }
