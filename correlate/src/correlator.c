@@ -150,7 +150,8 @@ static int learn_from(struct xf_correlator *c, const struct xf_event *ev, const 
     if (ev->category != XF_CAT_NETWORK || !xf_event_get(ev, XF_F_PROCESS_GUID))
         return 0;
     const char *init = xf_event_get(ev, XF_F_INITIATED);
-    int out = !init || xf_strcaseeq(init, "true") || xf_strcaseeq(init, "outbound");
+    int out = !init || xf_strcaseeq(init, "true") || xf_strcaseeq(init, "outbound") ||
+              xf_strcaseeq(init, "egress");
     return ip_learn(c, xf_event_get(ev, out ? XF_F_SOURCE_IP : XF_F_DESTINATION_IP), hostkey);
 }
 

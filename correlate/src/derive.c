@@ -159,11 +159,38 @@ static int url_host(const char *s, struct vals *out)
  * "%COMSPEC% /c x", "C:\Windows\system32\cmd.exe /c x" and "cmd /c x" all give "cmd". With
  * rest != 0, the rest of the line follows ("cmd /c x"): what a service ImagePath and the
  * command line of the process it started have in common. */
-static int cmd_prog(const char *s, int rest, struct vals *out)
+static int cmd_prog(const char *raw, int rest, struct vals *out)
 {
-    const char *b, *e, *r;
-    char buf[4096];
-    size_t n = 0;
+    static const struct {
+        const char *var, *val;
+    } env[] = {{"%comspec%", "c:\\windows\\system32\\cmd.exe"},
+               {"%systemroot%", "c:\\windows"},
+               {"%windir%", "c:\\windows"}};
+    const char *b, *e, *r, *s;
+    char buf[4096], ex[4096];
+    size_t n = 0, m = 0;
+
+    /* Lowercase and expand the variables services use, everywhere in the line: the process
+     * services.exe starts shows them expanded, nested commands included. */
+    for (const char *p = raw; *p && m + 1 < sizeof(ex);) {
+        size_t k = 0;
+        for (; k < XF_ARRAY_LEN(env); k++) {
+            size_t vl = strlen(env[k].var);
+            if (xf_strncaseeq(p, env[k].var, vl)) {
+                size_t xl = strlen(env[k].val);
+                if (m + xl + 1 >= sizeof(ex))
+                    return 0;
+                memcpy(ex + m, env[k].val, xl);
+                m += xl;
+                p += vl;
+                break;
+            }
+        }
+        if (k == XF_ARRAY_LEN(env))
+            ex[m++] = (char)tolower((unsigned char)*p++);
+    }
+    ex[m] = '\0';
+    s = ex;
 
     while (*s == ' ')
         s++;
@@ -186,10 +213,6 @@ static int cmd_prog(const char *s, int rest, struct vals *out)
     size_t len = (size_t)(e - b);
     if (len > 4 && xf_strncaseeq(e - 4, ".exe", 4))
         len -= 4;
-    if (len == 9 && xf_strncaseeq(b, "%comspec%", 9)) {
-        b = "cmd";
-        len = 3;
-    }
     if (len >= sizeof(buf))
         return 0;
     memcpy(buf, b, len);
