@@ -213,18 +213,29 @@ static void test_hub_children_without_detection_stay_out(void **state)
     evs_free(&l);
 }
 
+static struct xf_event *wmi_events(struct evs *l, struct xf_event **all, int64_t gap)
+{
+    all[0] = proc(l, "w1", T0, "ws1", "{WORD}", "{EXPL}",
+                  "C:\\Program Files\\Microsoft Office\\WINWORD.EXE", "C:\\Windows\\explorer.exe",
+                  "WINWORD.EXE", "CORP\\bob");
+    all[1] = proc(l, "w2", T0 + gap, "ws1", "{PSHL}", "{WMIP}",
+                  "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                  "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", "powershell -enc AAAA",
+                  "CORP\\bob");
+    all[2] = alert(l, "w3", T0 + gap + SEC, "ws1", "{PSHL}", "Encoded PowerShell");
+    return all[0];
+}
+
+static struct xf_event *wmi_case_events(struct evs *l, struct xf_event **all)
+{
+    return wmi_events(l, all, 20 * SEC);
+}
+
 static char *wmi_case(int64_t gap)
 {
     struct evs l = {0};
     struct xf_event *all[4];
-    all[0] = proc(&l, "w1", T0, "ws1", "{WORD}", "{EXPL}",
-                  "C:\\Program Files\\Microsoft Office\\WINWORD.EXE", "C:\\Windows\\explorer.exe",
-                  "WINWORD.EXE", "CORP\\bob");
-    all[1] = proc(&l, "w2", T0 + gap, "ws1", "{PSHL}", "{WMIP}",
-                  "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-                  "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", "powershell -enc AAAA",
-                  "CORP\\bob");
-    all[2] = alert(&l, "w3", T0 + gap + SEC, "ws1", "{PSHL}", "Encoded PowerShell");
+    wmi_events(&l, all, gap);
     char *x = run(all, 3, 0);
     evs_free(&l);
     return x;
@@ -430,6 +441,29 @@ static void test_incident_json_has_documented_keys_and_content(void **state)
     evs_free(&l);
 }
 
+static void test_render_text_explains_each_link(void **state)
+{
+    struct evs l = {0};
+    struct xf_event *all[3];
+    struct xf_buf b;
+    (void)state;
+    wmi_case_events(&l, all);
+    char *x = run(all, 3, 0);
+    xf_buf_init(&b);
+    assert_int_equal(xf_incident_render_text(x, strlen(x), &b), 0);
+    assert_non_null(strstr(b.data, "incident inc-"));
+    assert_non_null(strstr(b.data, "timeline:\n"));
+    assert_non_null(strstr(b.data, "09:00:20 ws1                      process  powershell.exe\n"
+                                   "           <- spawned from WINWORD.EXE (wmi, 0.60)\n"));
+    xf_buf_reset(&b);
+    assert_int_equal(xf_incident_render_dot(x, strlen(x), &b), 0);
+    assert_non_null(strstr(b.data, "\"n2\" -> \"n3\" [label=\"spawned (0.60)\"];"));
+    assert_int_equal(xf_incident_render_text("[1]", 3, &b), XF_EPARSE);
+    xf_buf_close(&b);
+    xf_free(x);
+    evs_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_lateral_movement_makes_one_incident_across_hosts),
         cmocka_unit_test(test_old_background_nodes_are_evicted),
         cmocka_unit_test(test_incident_json_has_documented_keys_and_content),
+        cmocka_unit_test(test_render_text_explains_each_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
