@@ -247,10 +247,10 @@ static int security_map(long eid, const struct xj *d, struct xf_event *ev,
                                  XF_F_TARGET_USER_NAME, err)) ||
             (rc = copy(d, "SubjectLogonId", ev, XF_F_LOGON_ID, err)))
             return rc;
-        /* the account that logged on is the event's user, for host/user joins */
-        if (!xf_event_get(ev, XF_F_USER) && xf_event_get(ev, XF_F_TARGET_USER_NAME))
-            rc = xf_event_set(ev, XF_F_USER, xf_event_get(ev, XF_F_TARGET_USER_NAME),
-                              (size_t)-1);
+        /* the account that logged on is the event's user, for host/user joins (read from
+         * the record again: a value in the arena must not be copied into the same arena) */
+        if (!xf_event_get(ev, XF_F_USER))
+            rc = copy_qualified(d, "TargetDomainName", "TargetUserName", ev, XF_F_USER, err);
         return rc;
     case 5156:
         *cat = XF_CAT_NETWORK;
