@@ -838,6 +838,8 @@ static int key_combos(struct xf_correlator *c, const struct side_spec *s, size_t
 {
     if (part == s->n_parts[alt])
         return fn(c, acc->data, acc->len, ud);
+    if (part >= KEYPART_MAX)
+        return XF_EINTERNAL;
     struct vals *v = &c->vk[part];
     vals_reset(v);
     int rc = corr_eval(c, &s->keys[alt][part], ev, v);
