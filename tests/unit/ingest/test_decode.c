@@ -176,6 +176,30 @@ static void security4624_is_a_logon_with_qualified_target_user(void **state)
     xf_event_close(&ev);
 }
 
+/* Regression (found by fuzz_decode): User was copied from TargetUserName inside the arena
+ * while the copy grew the arena, reading freed memory. Long names force the growth. */
+static void logon_user_survives_arena_growth(void **state)
+{
+    char rec[2048], name[400];
+    char err[XF_ERRMSG_MAX];
+    struct xf_event ev;
+    int n;
+
+    memset(name, 'u', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    n = snprintf(rec, sizeof rec,
+                 "{\"EventID\":4624,\"Channel\":\"Security\",\"Hostname\":\"DC1\","
+                 "\"@timestamp\":\"2020-09-20T06:57:23.439Z\",\"TargetDomainName\":\"CORP\","
+                 "\"TargetUserName\":\"%s\"}",
+                 name);
+    xf_event_init(&ev);
+    assert_int_equal(xf_decode(XF_FMT_AUTO, rec, (size_t)n, &ev, NULL, err), 0);
+    assert_int_equal(strlen(FIELD(&ev, USER)), 5 + sizeof name - 1);
+    assert_string_equal(FIELD(&ev, USER), FIELD(&ev, TARGET_USER_NAME));
+    assert_memory_equal(FIELD(&ev, USER), "CORP\\uuu", 8);
+    xf_event_close(&ev);
+}
+
 static void system7045_is_a_service_install(void **state)
 {
     struct xf_event ev;
@@ -536,6 +560,7 @@ int main(void)
         cmocka_unit_test(sysmon11_is_a_file_create),
         cmocka_unit_test(security5156_maps_wfp_names_and_falls_back_to_timestamp),
         cmocka_unit_test(security4624_is_a_logon_with_qualified_target_user),
+        cmocka_unit_test(logon_user_survives_arena_growth),
         cmocka_unit_test(system7045_is_a_service_install),
         cmocka_unit_test(security4688_renames_new_process_and_creator),
         cmocka_unit_test(sysmon_channel_case_does_not_change_the_id),
