@@ -366,8 +366,9 @@ static int set_id(const struct xj *root, const char *raw, size_t len, struct xf_
         xf_event_set_content_id(ev, raw, len);
         return 0;
     }
-    if (n + 4 < sizeof id)
-        snprintf(id, sizeof id, "ecs:%.*s", (int)n, s);
+    /* the producer's own id, as is, so an analyst can search for it in the source system */
+    if (n < sizeof id)
+        snprintf(id, sizeof id, "%.*s", (int)n, s);
     else /* too long to keep whole: a hash never collides the way a cut-off prefix would */
         snprintf(id, sizeof id, "ecs:%016llx", (unsigned long long)xf_hash64(s, n));
     xf_event_set_id(ev, id);

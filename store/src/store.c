@@ -2,8 +2,10 @@
  * store.c - xdrflow's durable state in RocksDB (the only file that includes rocksdb/c.h).
  *
  * The one thing to know: the events column family is the source of truth and its keys are
- * time-ordered (be64 time | be64 idhash), so the write path appends near the end of the key
- * space (cheap memtable inserts, little compaction) and recovery is one forward scan.
+ * the arrival sequence (be64), so the write path appends at the end of the key space and
+ * recovery is one forward scan that re-feeds the correlator in the original order. Dedup uses
+ * the ids family, keyed time first (be64 time | be64 idhash): near-sequential puts, and an
+ * exact-key Get behind a bloom filter.
  * Everything else (edges, entities, incidents) is a materialized view for queries.
  *
  * A batch is our own op log, not a rocksdb_writebatch_t: xf_store_batch_create() has no store,
@@ -22,10 +24,19 @@
 
 #include "xf/store.h"
 
-enum store_cf { CF_DEFAULT, CF_EVENTS, CF_ENTITIES, CF_EDGES, CF_INCIDENTS, CF_META, CF__COUNT };
+enum store_cf {
+    CF_DEFAULT,
+    CF_EVENTS,
+    CF_ENTITIES,
+    CF_EDGES,
+    CF_INCIDENTS,
+    CF_META,
+    CF_IDS,
+    CF__COUNT
+};
 
 static const char *const cf_names[CF__COUNT] = {
-    "default", "events", "entities", "edges", "incidents", "meta",
+    "default", "events", "entities", "edges", "incidents", "meta", "ids",
 };
 
 #define SCHEMA_KEY "schema_version"
@@ -53,6 +64,7 @@ struct xf_store {
     int read_only;
     uint64_t events_written;
     uint64_t duplicates;
+    uint64_t next_seq; /* key of the next event row: arrival order */
 };
 
 /*
@@ -125,7 +137,8 @@ static uint64_t key_time(xf_time_t t)
     return t < 0 ? 0 : (uint64_t)t;
 }
 
-/* events key: be64 time | be64 idhash (16 bytes). */
+/* ids key (dedup): be64 time | be64 idhash (16 bytes). A duplicate record has the same
+ * time and id, so an exact-key Get finds it; time first keeps these puts near-sequential. */
 static void event_key(const struct xf_event *ev, unsigned char key[16])
 {
     put_be64(key, key_time(ev->time));
@@ -133,6 +146,32 @@ static void event_key(const struct xf_event *ev, unsigned char key[16])
 }
 
 /* ---- opening ------------------------------------------------------------------------------ */
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* The sequence number of the newest event row, 0 when there is none (rows start at 1). */
+static uint64_t last_event_seq(struct xf_store *st)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->get_ropts, st->cf[CF_EVENTS]);
+    uint64_t seq = 0;
+
+    rocksdb_iter_seek_to_last(it);
+    if (rocksdb_iter_valid(it)) {
+        size_t klen = 0;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen == 8)
+            seq = get_be64((const unsigned char *)k);
+    }
+    rocksdb_iter_destroy(it);
+    return seq;
+}
 
 static void store_free(struct xf_store *st)
 {
@@ -371,6 +410,7 @@ int xf_store_open(const char *path, const struct xf_store_opts *opts, struct xf_
     st->wb = rocksdb_writebatch_create();
     if ((rc = check_schema(st, fresh)))
         goto fail;
+    st->next_seq = last_event_seq(st) + 1;
     *out = st;
     return 0;
 fail:
@@ -445,7 +485,7 @@ int xf_store_event_exists(struct xf_store *st, const struct xf_event *ev)
     if (!st || !ev)
         return XF_EINVAL;
     event_key(ev, key);
-    ps = rocksdb_get_pinned_cf(st->db, st->get_ropts, st->cf[CF_EVENTS], (const char *)key,
+    ps = rocksdb_get_pinned_cf(st->db, st->get_ropts, st->cf[CF_IDS], (const char *)key,
                                sizeof key, &err);
     if (err)
         return rdb_error(err, "event lookup", st->path);
@@ -575,11 +615,24 @@ int xf_store_batch_put_event(struct xf_store_batch *b, const struct xf_event *ev
     if (!b || !ev)
         return XF_EINVAL;
     event_key(ev, key);
-    if ((rc = op_begin(b, CF_EVENTS, OP_PUT, key, sizeof key, &start)))
+    if ((rc = batch_put(b, CF_IDS, key, sizeof key, "", 0)))
         return rc;
+    /* The events key is the arrival sequence number, which only the store knows: a
+     * placeholder here, filled in at commit. */
+    memset(key, 0, 8);
+    if ((rc = op_begin(b, CF_EVENTS, OP_PUT, key, 8, &start))) {
+        /* keep the pair whole: drop the ids row just queued */
+        b->ops.len -= OP_HDR + sizeof key;
+        b->count--;
+        return rc;
+    }
     /* Encode straight into the op log: no intermediate copy on the hot path. */
-    if ((rc = op_end(b, start, xf_event_encode(ev, &b->ops))))
+    if ((rc = op_end(b, start, xf_event_encode(ev, &b->ops)))) {
+        b->ops.len -= OP_HDR + sizeof key;
+        b->count--;
         return rc;
+    }
+    b->count--; /* the ids row and the event row count as one write */
     b->nevents++;
     return 0;
 }
@@ -691,15 +744,18 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
         XF_ERROR("store %s: write refused: opened read-only", st->path);
         return XF_ESTORE;
     }
+    uint64_t seq = st->next_seq;
     rocksdb_writebatch_clear(st->wb);
     while (pos < b->ops.len) {
-        const char *rec = b->ops.data + pos;
+        char *rec = b->ops.data + pos;
         uint32_t klen;
         uint32_t vlen;
         rocksdb_column_family_handle_t *cf = st->cf[(unsigned char)rec[0]];
 
         memcpy(&klen, rec + 2, 4);
         memcpy(&vlen, rec + 6, 4);
+        if (rec[0] == CF_EVENTS && rec[1] == OP_PUT && klen == 8)
+            put_be64((unsigned char *)rec + OP_HDR, seq++);
         if (rec[1] == OP_PUT)
             rocksdb_writebatch_put_cf(st->wb, cf, rec + OP_HDR, klen, rec + OP_HDR + klen, vlen);
         else
@@ -712,6 +768,7 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
     if (err)
         return rdb_error(err, "batch commit", st->path);
     st->events_written += b->nevents;
+    st->next_seq = seq;
     xf_store_batch_clear(b);
     return 0;
 }

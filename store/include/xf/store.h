@@ -1,8 +1,9 @@
 /*
  * xf/store.h - durable state in RocksDB.
  *
- * Column families: events (one time-ordered row per event: the source of truth from which
- * correlation state is rebuilt), entities and edges (the graph, written as it changes),
+ * Column families: events (one row per event keyed by arrival sequence: the source of truth
+ * from which correlation state is rebuilt, in the order it was first built), ids (a
+ * time-ordered key per event for dedup), entities and edges (the graph, written as it changes),
  * incidents (the incident JSON by id), meta (schema version, counters). Key layouts are
  * drawn in docs/storage.md. Only store/src/ includes rocksdb/c.h.
  *
@@ -75,7 +76,8 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b);
 /* Reads a meta value: 0 and *val (caller frees) / XF_ENOTFOUND. */
 int xf_store_meta_get(struct xf_store *st, const char *key, char **val, size_t *len);
 
-/* Calls cb for every stored event in key (event time) order; cb returns non-zero to stop
+/* Calls cb for every stored event in arrival order (the order batches committed them); cb
+ * returns non-zero to stop
  * (that value is returned). The event is borrowed for the call. */
 typedef int (*xf_store_event_cb)(const struct xf_event *ev, void *ud);
 int xf_store_events_scan(struct xf_store *st, xf_store_event_cb cb, void *ud);
