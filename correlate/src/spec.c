@@ -288,8 +288,11 @@ static int parse_common(struct ld *l, const char *k, yaml_node_t *v, char **name
 {
     if (strcmp(k, "name") == 0 && name) {
         const char *s = ld_scalar(l, v, "name");
-        if (s && !(*name = xf_strdup(s)))
-            l->err = XF_ENOMEM;
+        if (s) {
+            xf_free(*name);
+            if (!(*name = xf_strdup(s)))
+                l->err = XF_ENOMEM;
+        }
         return 1;
     }
     if (strcmp(k, "category") == 0) {
@@ -452,8 +455,11 @@ static int parse_window_row(struct ld *l, yaml_node_t *n, struct window_spec *r)
             return XF_ECONFIG;
         if (strcmp(k, "name") == 0) {
             const char *s = ld_scalar(l, v, "name");
-            if (s && !(r->name = xf_strdup(s)))
-                return XF_ENOMEM;
+            if (s) {
+                xf_free(r->name);
+                if (!(r->name = xf_strdup(s)))
+                    return XF_ENOMEM;
+            }
         } else if (parse_edge_attr(l, k, v, &r->relation, &r->key, &r->technique,
                                    &r->confidence)) {
         } else if (strcmp(k, "window") == 0) {
