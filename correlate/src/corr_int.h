@@ -206,6 +206,7 @@ struct node {
     xf_time_t t_act_min; /* of its activity events */
     xf_time_t t_act_max;
     xf_time_t t_touch; /* latest time any event named it (eviction) */
+    xf_time_t t_inc;   /* its time in the incident being rendered (scratch) */
     uint64_t last_ev;  /* idhash of the last event attached (dedupe within one event) */
     struct idset ids;  /* events that made it (a process start, a file write, a mail) */
     struct idset act;  /* later activity of the entity (connections, queries): listed only

@@ -234,6 +234,16 @@ static int cmp_nodes(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
+static int cmp_nodes_inc(const void *a, const void *b)
+{
+    const struct node *x = &sort_c->nodes[*(const uint32_t *)a];
+    const struct node *y = &sort_c->nodes[*(const uint32_t *)b];
+
+    if (x->t_inc != y->t_inc)
+        return x->t_inc < y->t_inc ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
 static int cmp_edges(const void *a, const void *b)
 {
     const struct edge *x = &sort_c->edges[*(const uint32_t *)a];
@@ -381,10 +391,14 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
     xf_time_t first = INT64_MAX, last = INT64_MIN;
 
     sort_c = c;
-    if (set->n)
-        qsort(set->a, set->n, sizeof(*set->a), cmp_nodes);
-    for (size_t i = 0; i < set->n; i++)
-        c->nodes[set->a[i]].mark = (uint32_t)i + 1;
+    /* Membership first; numbering once every node's time in this incident is known. */
+    for (size_t i = 0; i < set->n; i++) {
+        struct node *x = &c->nodes[set->a[i]];
+        x->mark = 1;
+        x->t_inc = x->t_own;
+        if (x->t_inc == INT64_MAX && x->desc && !corr_is_hub(c, x))
+            x->t_inc = x->t_act_min;
+    }
 
     for (size_t i = 0; i < set->n && rc == 0; i++) {
         uint32_t xi = set->a[i];
@@ -440,6 +454,28 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
     }
     if (rc)
         goto out;
+    /* A node with no event of its own here (a placeholder parent, an address) is placed at
+     * its first link in this incident, not at the first time anything mentioned it. */
+    for (size_t i = 0; i < edges.n; i++) {
+        const struct edge *e = &c->edges[edges.a[i]];
+        struct node *ends[2] = {&c->nodes[e->from], &c->nodes[e->to]};
+        for (int k = 0; k < 2; k++) {
+            struct node *x = ends[k];
+            int own = x->t_own != INT64_MAX || (x->desc && !corr_is_hub(c, x) &&
+                                                 x->t_act_min != INT64_MAX);
+            if (!own && e->time < x->t_inc)
+                x->t_inc = e->time;
+        }
+    }
+    for (size_t i = 0; i < set->n; i++) {
+        struct node *x = &c->nodes[set->a[i]];
+        if (x->t_inc == INT64_MAX)
+            x->t_inc = x->t_ref;
+    }
+    if (set->n)
+        qsort(set->a, set->n, sizeof(*set->a), cmp_nodes_inc);
+    for (size_t i = 0; i < set->n; i++)
+        c->nodes[set->a[i]].mark = (uint32_t)i + 1;
     if (edges.n)
         qsort(edges.a, edges.n, sizeof(*edges.a), cmp_edges);
     if (n_dets)
@@ -575,7 +611,7 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
         json_object_set_new(o, "entity", json_string(entity_of(x)));
         json_object_set_new(o, "host", json_string(x->host ? x->host : ""));
         json_object_set_new(o, "label", json_string(x->label ? x->label : ""));
-        json_object_set_new(o, "time", json_string(xf_time_format_ms(node_time(x), tb)));
+        json_object_set_new(o, "time", json_string(xf_time_format_ms(x->t_inc, tb)));
         json_t *ids = json_array();
         int act = x->desc && !corr_is_hub(c, x);
         uint64_t more = x->ids.more + (act ? x->act.more : 0);
