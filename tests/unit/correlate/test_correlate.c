@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -464,6 +466,128 @@ static void test_render_text_explains_each_link(void **state)
     evs_free(&l);
 }
 
+struct flush_log {
+    size_t changed, gone;
+    char gone_id[32];
+};
+
+static int on_changed(const struct xf_incident_view *v, void *ud)
+{
+    (void)v;
+    ((struct flush_log *)ud)->changed++;
+    return 0;
+}
+
+static int on_gone(const struct xf_incident_view *v, void *ud)
+{
+    struct flush_log *f = ud;
+    f->gone++;
+    snprintf(f->gone_id, sizeof(f->gone_id), "%s", v->id);
+    return 0;
+}
+
+static void test_flush_reports_the_id_that_disappears_when_two_incidents_merge(void **state)
+{
+    struct evs l = {0};
+    struct xf_correlator *c = mkcorr(0);
+    struct flush_log f = {0};
+    struct out o = {0};
+    char late_id[32];
+    (void)state;
+
+    /* two detections on two processes whose link is not known yet */
+    proc(&l, "m1", T0, "ws1", "{PARENT}", "{X}", "C:\\a.exe", "C:\\x.exe", "a", "CORP\\bob");
+    alert(&l, "m2", T0 + SEC, "ws1", "{PARENT}", "First");
+    alert(&l, "m3", T0 + 5 * SEC, "ws1", "{CHILD}", "Second");
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(xf_correlator_add(c, &l.e[i]), 0);
+    assert_int_equal(xf_correlator_flush(c, on_changed, on_gone, &f), 0);
+    assert_int_equal(f.changed, 2);
+    assert_int_equal(f.gone, 0);
+    /* nothing new: nothing reported */
+    assert_int_equal(xf_correlator_flush(c, on_changed, on_gone, &f), 0);
+    assert_int_equal(f.changed, 2);
+    /* the child's start event links them: one incident, the later one's id is gone */
+    proc(&l, "m4", T0 + 2 * SEC, "ws1", "{CHILD}", "{PARENT}", "C:\\b.exe", "C:\\a.exe", "b",
+         "CORP\\bob");
+    assert_int_equal(xf_correlator_add(c, &l.e[3]), 0);
+    assert_int_equal(xf_correlator_flush(c, on_changed, on_gone, &f), 0);
+    assert_int_equal(f.changed, 3);
+    assert_int_equal(f.gone, 1);
+    snprintf(late_id, sizeof(late_id), "inc-%016llx", (unsigned long long)xf_hash64("m3", 2));
+    assert_string_equal(f.gone_id, late_id);
+    assert_int_equal(xf_correlator_incidents(c, collect, &o), 0);
+    assert_int_equal(o.n, 1);
+    out_free(&o);
+    xf_correlator_destroy(c);
+    evs_free(&l);
+}
+
+static void test_idle_incident_is_closed_but_still_listed(void **state)
+{
+    struct evs l = {0};
+    struct xf_correlate_opts opts = {.links_path = XF_TEST_LINKS, .incident_idle_ms = 3600 * SEC};
+    struct xf_correlator *c = NULL;
+    struct xf_correlate_stats st;
+    struct out o = {0};
+    (void)state;
+
+    assert_int_equal(xf_correlator_create(&opts, &c), 0);
+    proc(&l, "i1", T0, "ws1", "{A}", "{X}", "C:\\a.exe", "C:\\x.exe", "a", "CORP\\bob");
+    alert(&l, "i2", T0 + SEC, "ws1", "{A}", "Bad");
+    /* background six hours later moves the watermark past the idle time */
+    proc(&l, "i3", T0 + 6 * 3600 * SEC, "ws2", "{B}", "{Y}", "C:\\b.exe", "C:\\y.exe", "b",
+         "CORP\\eve");
+    assert_int_equal(xf_correlator_add(c, &l.e[0]), 0);
+    assert_int_equal(xf_correlator_add(c, &l.e[1]), 0);
+    assert_int_equal(xf_correlator_flush(c, NULL, NULL, NULL), 0);
+    assert_int_equal(xf_correlator_add(c, &l.e[2]), 0);
+    assert_int_equal(xf_correlator_flush(c, NULL, NULL, NULL), 0);
+    /* an event for the closed incident's process no longer reopens it */
+    alert(&l, "i4", T0 + 6 * 3600 * SEC, "ws1", "{A}", "Bad again");
+    assert_int_equal(xf_correlator_add(c, &l.e[3]), 0);
+    assert_int_equal(xf_correlator_flush(c, NULL, NULL, NULL), 0);
+    assert_int_equal(xf_correlator_incidents(c, collect, &o), 0);
+    assert_int_equal(o.n, 2);
+    assert_non_null(strstr(o.json[0], "\"event_id\":\"i2\""));
+    assert_null(strstr(o.json[0], "\"i4\""));
+    xf_correlator_get_stats(c, &st);
+    assert_int_equal(st.incidents, 2);
+    out_free(&o);
+    xf_correlator_destroy(c);
+    evs_free(&l);
+}
+
+static void test_bad_join_spec_fails_to_load(void **state)
+{
+    static const char *const bad[] = {
+        "version: 1\ndirect:\n  - {name: x, category: process, relation: r, key: k,\n"
+        "     from: {kind: proc, value: NoSuchField}, to: {kind: proc, value: ProcessGuid}}\n",
+        "version: 1\nnodes:\n  - {name: x, category: nope, node: {kind: proc, value: Image}}\n",
+        "version: 2\n",
+        "version: 1\nwindowed:\n  - {name: w, window: soon, relation: r, key: k}\n",
+        "version: 1\nnodes: [\n",
+        "version: 1\ndirect:\n  - {name: x, category: process, relation: r, key: k,\n"
+        "     from: {kind: proc, value: basename(Image}, to: {kind: proc, value: Image}}\n",
+    };
+    char path[] = "/tmp/xf-links-XXXXXX";
+    (void)state;
+
+    for (size_t i = 0; i < XF_ARRAY_LEN(bad); i++) {
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        fputs(bad[i], f);
+        fclose(f);
+        struct xf_correlate_opts o = {.links_path = path};
+        struct xf_correlator *c = NULL;
+        assert_int_equal(xf_correlator_create(&o, &c), XF_ECONFIG);
+        assert_null(c);
+        unlink(path);
+        memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +602,9 @@ int main(void)
         cmocka_unit_test(test_old_background_nodes_are_evicted),
         cmocka_unit_test(test_incident_json_has_documented_keys_and_content),
         cmocka_unit_test(test_render_text_explains_each_link),
+        cmocka_unit_test(test_flush_reports_the_id_that_disappears_when_two_incidents_merge),
+        cmocka_unit_test(test_idle_incident_is_closed_but_still_listed),
+        cmocka_unit_test(test_bad_join_spec_fails_to_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
