@@ -94,10 +94,10 @@ enum kind_id {
 };
 
 struct kind_info {
-    const char *prefix;    /* key prefix: "proc" */
-    const char *json;      /* incident JSON kind */
-    int host_scoped;       /* key is "<host>|<value>" */
-    int leaf;              /* included in a closure, never traversed through */
+    const char *prefix; /* key prefix: "proc" */
+    const char *json;   /* incident JSON kind */
+    int host_scoped;    /* key is "<host>|<value>" */
+    int leaf;           /* included in a closure, never traversed through */
 };
 extern const struct kind_info corr_kinds[K__COUNT];
 
@@ -149,7 +149,7 @@ struct window_spec {
     char *name;
     struct side_spec side[2]; /* 0 = left (edge from), 1 = right (edge to) */
     int64_t window_ms;
-    int left_first;          /* right must come 0..window after left */
+    int left_first; /* right must come 0..window after left */
     char *relation;
     char *key;
     char *technique;
@@ -194,14 +194,14 @@ struct node {
     char *key; /* NULL when the slot is free */
     uint64_t h;
     enum kind_id kind;
-    char *host;  /* display host */
+    char *host; /* display host */
     char *label;
     char *user;
-    int lprio;   /* priority of the label/host/user source */
+    int lprio; /* priority of the label/host/user source */
     xf_time_t lprio_time;
     char lprio_id[XF_EVENT_ID_MAX];
-    xf_time_t t_ref;   /* earliest time any event named it */
-    xf_time_t t_own;   /* earliest time of its own events, INT64_MAX when none */
+    xf_time_t t_ref; /* earliest time any event named it */
+    xf_time_t t_own; /* earliest time of its own events, INT64_MAX when none */
     xf_time_t t_own_max;
     xf_time_t t_act_min; /* of its activity events */
     xf_time_t t_act_max;
@@ -219,13 +219,13 @@ struct node {
     uint32_t nref;   /* live edges that reference it */
     uint32_t mark;   /* scratch for traversals */
     uint32_t mark2;
-    uint32_t inc;    /* incident membership of the last computation (CORR_NONE) */
-    uint8_t in_inc;  /* non-hub member of a current incident: touching it dirties */
-    uint8_t desc;    /* reached forward from a detection in the last computation */
+    uint32_t inc;   /* incident membership of the last computation (CORR_NONE) */
+    uint8_t in_inc; /* non-hub member of a current incident: touching it dirties */
+    uint8_t desc;   /* reached forward from a detection in the last computation */
 };
 
 struct edge {
-    uint32_t from, to; /* CORR_NONE when the slot is free */
+    uint32_t from, to;    /* CORR_NONE when the slot is free */
     const char *relation; /* borrowed from the specs */
     const char *key;
     const char *link;

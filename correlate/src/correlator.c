@@ -314,8 +314,7 @@ static int first_val(struct xf_correlator *c, const struct expr *e, const struct
 /* Names node `value` of endpoint ep in event ev. attach: the event is one of the node's own
  * (its id is listed on the node and its detections may land there). */
 static int touch(struct xf_correlator *c, const struct endpoint *ep, const struct xf_event *ev,
-                 const char *hostkey, const char *value, int attach, int activity,
-                 uint32_t *out)
+                 const char *hostkey, const char *value, int attach, int activity, uint32_t *out)
 {
     uint32_t i;
     int rc = build_key(c, ep->kind, hostkey, value);
@@ -329,10 +328,10 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
         n->t_ref = ev->time;
     if (ev->time > n->t_touch)
         n->t_touch = ev->time;
-    int better = ep->prio > n->lprio ||
-                 (ep->prio == n->lprio &&
-                  (ev->time < n->lprio_time ||
-                   (ev->time == n->lprio_time && strcmp(ev->id, n->lprio_id) < 0)));
+    int better =
+        ep->prio > n->lprio ||
+        (ep->prio == n->lprio && (ev->time < n->lprio_time ||
+                                  (ev->time == n->lprio_time && strcmp(ev->id, n->lprio_id) < 0)));
     if (better) {
         n->lprio = ep->prio;
         n->lprio_time = ev->time;
@@ -343,8 +342,7 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
             rc = set_str(&n->label, value);
         if (!rc && ep->has_user)
             rc = first_val(c, &ep->user, ev, &n->user);
-        if (!rc && (corr_kinds[ep->kind].host_scoped || ep->kind == K_ALERT ||
-                    ep->kind == K_HOST))
+        if (!rc && (corr_kinds[ep->kind].host_scoped || ep->kind == K_ALERT || ep->kind == K_HOST))
             rc = set_str(&n->host, xf_event_get(ev, XF_F_HOST));
         if (rc)
             return rc;
@@ -404,8 +402,8 @@ struct edge_attr {
     double confidence;
 };
 
-static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to,
-                    const struct edge_attr *a, xf_time_t t, const char *event_id)
+static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const struct edge_attr *a,
+                    xf_time_t t, const char *event_id)
 {
     uint64_t h, v;
     size_t pos;
@@ -568,8 +566,7 @@ static int node_add_det(struct xf_correlator *c, struct node *n, const struct xf
                         const struct xf_event *ev)
 {
     for (size_t i = 0; i < n->n_dets; i++)
-        if (strcmp(n->dets[i].rule_id, rule_id) == 0 &&
-            strcmp(n->dets[i].event_id, ev->id) == 0)
+        if (strcmp(n->dets[i].rule_id, rule_id) == 0 && strcmp(n->dets[i].event_id, ev->id) == 0)
             return 0;
     struct det *d = xf_realloc(n->dets, (n->n_dets + 1) * sizeof(*d));
     if (!d)
@@ -622,8 +619,7 @@ static int detect(struct xf_correlator *c, uint32_t ni, const struct xf_event *e
 
     if (ev->category == XF_CAT_ALERT) {
         static const struct expr lvl = {FN_ALERT_LEVEL, -1};
-        static const char *const names[] = {"informational", "low", "medium", "high",
-                                            "critical"};
+        static const char *const names[] = {"informational", "low", "medium", "high", "critical"};
         const char *rule = xf_event_get(ev, XF_F_ALERT_RULE);
         const char *prod = xf_event_get(ev, XF_F_ALERT_PRODUCT);
         int level = 2;
@@ -774,8 +770,8 @@ static struct jlist *jl_find(struct xf_correlator *c, uint64_t h, uint32_t *idx)
     return NULL;
 }
 
-static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time_t t,
-                     uint32_t node, const char *event_id)
+static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time_t t, uint32_t node,
+                     const char *event_id)
 {
     struct jlist *l = jl_find(c, h, NULL);
     int rc;
@@ -1153,8 +1149,14 @@ int xf_correlator_drain_edges(struct xf_correlator *c, xf_edge_cb cb, void *ud)
         e->pending = 0;
         if (rc || !cb)
             continue;
-        struct xf_graph_edge g = {c->nodes[e->from].key, c->nodes[e->to].key, e->relation,
-                                  e->key, e->link, e->confidence, e->time, e->event_id};
+        struct xf_graph_edge g = {c->nodes[e->from].key,
+                                  c->nodes[e->to].key,
+                                  e->relation,
+                                  e->key,
+                                  e->link,
+                                  e->confidence,
+                                  e->time,
+                                  e->event_id};
         rc = cb(&g, ud);
     }
     c->n_pending = 0;

@@ -176,7 +176,8 @@ static void prune(struct xf_correlator *c, struct u32v *cl, size_t from, uint32_
         for (size_t i = from; i < cl->n; i++) {
             uint32_t xi = cl->a[i];
             struct node *x = &c->nodes[xi];
-            if (!in_closure(x, ep) || (x->kind != K_FILE && x->kind != K_HASH) || x->ids.n || x->act.n)
+            if (!in_closure(x, ep) || (x->kind != K_FILE && x->kind != K_HASH) || x->ids.n ||
+                x->act.n)
                 continue;
             int fed = 0;
             if (!corr_is_hub(c, x)) {
@@ -461,8 +462,8 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
         struct node *ends[2] = {&c->nodes[e->from], &c->nodes[e->to]};
         for (int k = 0; k < 2; k++) {
             struct node *x = ends[k];
-            int own = x->t_own != INT64_MAX || (x->desc && !corr_is_hub(c, x) &&
-                                                 x->t_act_min != INT64_MAX);
+            int own = x->t_own != INT64_MAX ||
+                      (x->desc && !corr_is_hub(c, x) && x->t_act_min != INT64_MAX);
             if (!own && e->time < x->t_inc)
                 x->t_inc = e->time;
         }
@@ -562,8 +563,10 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
     int score = base[max_level] + 5 * (n_stages > 1 ? n_stages - 1 : 0) + (hosts.n > 1 ? 5 : 0);
     if (score > 100)
         score = 100;
-    const char *sev = score >= 85 ? "critical" : score >= 65 ? "high" : score >= 40 ? "medium"
-                                                                                   : "low";
+    const char *sev = score >= 85   ? "critical"
+                      : score >= 65 ? "high"
+                      : score >= 40 ? "medium"
+                                    : "low";
     uint64_t idh = xf_hash64(dets[0].d->event_id, strlen(dets[0].d->event_id));
     snprintf(r->id, sizeof(r->id), "inc-%016llx", (unsigned long long)idh);
 

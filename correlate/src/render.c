@@ -95,8 +95,8 @@ int xf_incident_render_text(const char *json, size_t len, struct xf_buf *out)
     {
         if (rc)
             break;
-        rc = xf_buf_appendf(out, "    [%s] %s (event %s)\n", str_of(n, "level"),
-                            str_of(n, "title"), str_of(n, "event_id"));
+        rc = xf_buf_appendf(out, "    [%s] %s (event %s)\n", str_of(n, "level"), str_of(n, "title"),
+                            str_of(n, "event_id"));
     }
     if (!rc)
         rc = xf_buf_appends(out, "timeline:\n");
@@ -121,9 +121,8 @@ int xf_incident_render_text(const char *json, size_t len, struct xf_buf *out)
             if (strcmp(str_of(e, "to"), id) != 0)
                 continue;
             json_t *from = node_by_id(nodes, str_of(e, "from"));
-            rc = xf_buf_appendf(out, "           <- %s from %s (%s, %.2f)\n",
-                                str_of(e, "relation"), from ? str_of(from, "label") : "?",
-                                str_of(e, "key"),
+            rc = xf_buf_appendf(out, "           <- %s from %s (%s, %.2f)\n", str_of(e, "relation"),
+                                from ? str_of(from, "label") : "?", str_of(e, "key"),
                                 json_number_value(json_object_get(e, "confidence")));
         }
     }

@@ -17,11 +17,11 @@
 #include "corr_int.h"
 
 const struct kind_info corr_kinds[K__COUNT] = {
-    [K_PROC] = {"proc", "process", 1, 0},  [K_FILE] = {"file", "file", 1, 0},
-    [K_HASH] = {"hash", "file", 0, 0},     [K_IP] = {"ip", "network", 0, 1},
-    [K_DNS] = {"dns", "dns", 0, 0},        [K_URL] = {"url", "url", 0, 0},
-    [K_MAIL] = {"mail", "email", 0, 0},    [K_LOGON] = {"logon", "user", 1, 0},
-    [K_SVC] = {"svc", "process", 1, 0},    [K_HOST] = {"host", "host", 0, 1},
+    [K_PROC] = {"proc", "process", 1, 0}, [K_FILE] = {"file", "file", 1, 0},
+    [K_HASH] = {"hash", "file", 0, 0},    [K_IP] = {"ip", "network", 0, 1},
+    [K_DNS] = {"dns", "dns", 0, 0},       [K_URL] = {"url", "url", 0, 0},
+    [K_MAIL] = {"mail", "email", 0, 0},   [K_LOGON] = {"logon", "user", 1, 0},
+    [K_SVC] = {"svc", "process", 1, 0},   [K_HOST] = {"host", "host", 0, 1},
     [K_ALERT] = {"alert", "alert", 0, 0},
 };
 
@@ -30,13 +30,20 @@ static const struct {
     enum fn_id fn;
     int takes_field; /* 1 required, 0 none */
 } fn_table[] = {
-    {"lower", FN_LOWER, 1},           {"basename", FN_BASENAME, 1},
-    {"cmdline_paths", FN_CMDLINE_PATHS, 1}, {"user_short", FN_USER_SHORT, 1},
-    {"email_local", FN_EMAIL_LOCAL, 1}, {"url_host", FN_URL_HOST, 1},
-    {"host", FN_HOST, 0},             {"host_of_ip", FN_HOST_OF_IP, 1},
-    {"ips_of_host", FN_IPS_OF_HOST, 0}, {"sha256", FN_SHA256, 0},
-    {"cmd_norm", FN_CMD_NORM, 1},     {"cmd_prog", FN_CMD_PROG, 1},
-    {"proc_user", FN_PROC_USER, 0},   {"event_id", FN_EVENT_ID, 0},
+    {"lower", FN_LOWER, 1},
+    {"basename", FN_BASENAME, 1},
+    {"cmdline_paths", FN_CMDLINE_PATHS, 1},
+    {"user_short", FN_USER_SHORT, 1},
+    {"email_local", FN_EMAIL_LOCAL, 1},
+    {"url_host", FN_URL_HOST, 1},
+    {"host", FN_HOST, 0},
+    {"host_of_ip", FN_HOST_OF_IP, 1},
+    {"ips_of_host", FN_IPS_OF_HOST, 0},
+    {"sha256", FN_SHA256, 0},
+    {"cmd_norm", FN_CMD_NORM, 1},
+    {"cmd_prog", FN_CMD_PROG, 1},
+    {"proc_user", FN_PROC_USER, 0},
+    {"event_id", FN_EVENT_ID, 0},
     {"alert_level", FN_ALERT_LEVEL, 0},
 };
 
@@ -250,8 +257,8 @@ static int parse_keys(struct ld *l, yaml_node_t *n, struct side_spec *s, int alt
     }
     if (!alts) {
         s->n_alts = 1;
-        for (yaml_node_item_t *it = n->data.sequence.items.start;
-             it < n->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
             if (s->n_parts[0] >= KEYPART_MAX) {
                 ld_error(l, n, "too many key parts", NULL);
                 return XF_ECONFIG;
@@ -269,8 +276,8 @@ static int parse_keys(struct ld *l, yaml_node_t *n, struct side_spec *s, int alt
             return XF_ECONFIG;
         }
         size_t a = s->n_alts++;
-        for (yaml_node_item_t *j = alt->data.sequence.items.start;
-             j < alt->data.sequence.items.top; j++) {
+        for (yaml_node_item_t *j = alt->data.sequence.items.start; j < alt->data.sequence.items.top;
+             j++) {
             if (s->n_parts[a] >= KEYPART_MAX) {
                 ld_error(l, alt, "too many key parts", NULL);
                 return XF_ECONFIG;
@@ -283,8 +290,7 @@ static int parse_keys(struct ld *l, yaml_node_t *n, struct side_spec *s, int alt
 }
 
 /* Keys shared by every row kind: name, category, where, unless. Returns 1 when handled. */
-static int parse_common(struct ld *l, const char *k, yaml_node_t *v, char **name,
-                        struct match *m)
+static int parse_common(struct ld *l, const char *k, yaml_node_t *v, char **name, struct match *m)
 {
     if (strcmp(k, "name") == 0 && name) {
         const char *s = ld_scalar(l, v, "name");
@@ -348,8 +354,8 @@ static int parse_side(struct ld *l, yaml_node_t *n, struct side_spec *s)
     return 0;
 }
 
-static int parse_edge_attr(struct ld *l, const char *k, yaml_node_t *v, char **relation,
-                           char **key, char **technique, double *conf)
+static int parse_edge_attr(struct ld *l, const char *k, yaml_node_t *v, char **relation, char **key,
+                           char **technique, double *conf)
 {
     char **dst = NULL;
     const char *s;
@@ -460,8 +466,7 @@ static int parse_window_row(struct ld *l, yaml_node_t *n, struct window_spec *r)
                 if (!(r->name = xf_strdup(s)))
                     return XF_ENOMEM;
             }
-        } else if (parse_edge_attr(l, k, v, &r->relation, &r->key, &r->technique,
-                                   &r->confidence)) {
+        } else if (parse_edge_attr(l, k, v, &r->relation, &r->key, &r->technique, &r->confidence)) {
         } else if (strcmp(k, "window") == 0) {
             const char *s = ld_scalar(l, v, "window");
             if (s && (xf_duration_parse(s, &r->window_ms) || r->window_ms <= 0))

@@ -56,19 +56,18 @@ static void setup(void)
                              "User", "CORP\\bob", "LogonId", "0x99", NULL});
     ev(XF_CAT_PROCESS, "p2", t0 + 3000,
        (const char *const[]){"Hostname", "ws1", "ProcessGuid", "{P}", "ParentProcessGuid", "{M}",
-                             "ParentImage", "C:\\wbem\\WmiPrvSE.exe", "Image",
-                             "C:\\powershell.exe", "CommandLine", "%COMSPEC% /c %windir%",
-                             "User", "CORP\\bob", NULL});
+                             "ParentImage", "C:\\wbem\\WmiPrvSE.exe", "Image", "C:\\powershell.exe",
+                             "CommandLine", "%COMSPEC% /c %windir%", "User", "CORP\\bob", NULL});
     ev(XF_CAT_NETWORK, "n1", t0 + 4000,
        (const char *const[]){"Hostname", "ws1", "ProcessGuid", "{P}", "Initiated", "true",
-                             "SourceIp", "10.0.0.1", "DestinationIp", "10.0.0.2",
-                             "DestinationPort", "445", "Url", "http://h.test/x", NULL});
+                             "SourceIp", "10.0.0.1", "DestinationIp", "10.0.0.2", "DestinationPort",
+                             "445", "Url", "http://h.test/x", NULL});
     ev(XF_CAT_LOGON, "l1", t0 + 5000,
        (const char *const[]){"Hostname", "ws2", "LogonType", "3", "IpAddress", "10.0.0.1",
                              "TargetUserName", "bob", "TargetLogonId", "0x7", NULL});
     ev(XF_CAT_SERVICE, "s1", t0 + 6000,
-       (const char *const[]){"Hostname", "ws2", "ServiceName", "X", "ImagePath",
-                             "%COMSPEC% /c \"", NULL});
+       (const char *const[]){"Hostname", "ws2", "ServiceName", "X", "ImagePath", "%COMSPEC% /c \"",
+                             NULL});
     ev(XF_CAT_ALERT, "a1", t0 + 7000,
        (const char *const[]){"Hostname", "ws1", "ProcessGuid", "{P}", "AlertRule", "r",
                              "AlertSeverity", "95", NULL});

@@ -128,9 +128,8 @@ static struct xf_event *proc(struct evs *l, const char *id, int64_t t, const cha
 static struct xf_event *alert(struct evs *l, const char *id, int64_t t, const char *host,
                               const char *guid, const char *rule)
 {
-    return mk(l, XF_CAT_ALERT, id, t, XF_F_HOST, host, XF_F_PROCESS_GUID, guid,
-              XF_F_ALERT_PRODUCT, "edr", XF_F_ALERT_RULE, rule, XF_F_ALERT_SEVERITY, "high",
-              END);
+    return mk(l, XF_CAT_ALERT, id, t, XF_F_HOST, host, XF_F_PROCESS_GUID, guid, XF_F_ALERT_PRODUCT,
+              "edr", XF_F_ALERT_RULE, rule, XF_F_ALERT_SEVERITY, "high", END);
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -139,15 +138,14 @@ static void test_child_first_gives_same_json_as_parent_first(void **state)
 {
     struct evs l = {0};
     (void)state;
-    struct xf_event *a = proc(&l, "e1", T0, "ws1", "{AAAA}", "{EXPL}",
-                              "C:\\Windows\\explorer.exe", "C:\\Windows\\userinit.exe",
-                              "explorer.exe", "CORP\\bob");
-    struct xf_event *b = proc(&l, "e2", T0 + SEC, "ws1", "{BBBB}", "{AAAA}",
-                              "C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\explorer.exe",
-                              "cmd.exe /c whoami", "CORP\\bob");
-    struct xf_event *d = proc(&l, "e3", T0 + 2 * SEC, "ws1", "{CCCC}", "{BBBB}",
-                              "C:\\Windows\\System32\\whoami.exe", "C:\\Windows\\System32\\cmd.exe",
-                              "whoami", "CORP\\bob");
+    struct xf_event *a = proc(&l, "e1", T0, "ws1", "{AAAA}", "{EXPL}", "C:\\Windows\\explorer.exe",
+                              "C:\\Windows\\userinit.exe", "explorer.exe", "CORP\\bob");
+    struct xf_event *b =
+        proc(&l, "e2", T0 + SEC, "ws1", "{BBBB}", "{AAAA}", "C:\\Windows\\System32\\cmd.exe",
+             "C:\\Windows\\explorer.exe", "cmd.exe /c whoami", "CORP\\bob");
+    struct xf_event *d =
+        proc(&l, "e3", T0 + 2 * SEC, "ws1", "{CCCC}", "{BBBB}", "C:\\Windows\\System32\\whoami.exe",
+             "C:\\Windows\\System32\\cmd.exe", "whoami", "CORP\\bob");
     struct xf_event *al = alert(&l, "e4", T0 + 3 * SEC, "ws1", "{CCCC}", "Recon");
     struct xf_event *fwd[] = {a, b, d, al};
     struct xf_event *rev[] = {al, d, b, a};
@@ -166,8 +164,8 @@ static void test_same_event_twice_is_counted_as_duplicate(void **state)
     struct evs l = {0};
     struct xf_correlate_stats st;
     (void)state;
-    struct xf_event *a = proc(&l, "dup-1", T0, "ws1", "{AAAA}", "{PPPP}", "C:\\a.exe",
-                              "C:\\p.exe", "a.exe", "CORP\\bob");
+    struct xf_event *a = proc(&l, "dup-1", T0, "ws1", "{AAAA}", "{PPPP}", "C:\\a.exe", "C:\\p.exe",
+                              "a.exe", "CORP\\bob");
     struct xf_event *al = alert(&l, "dup-2", T0, "ws1", "{AAAA}", "Bad");
     struct xf_correlator *c = mkcorr(0);
     struct out o = {0};
@@ -222,8 +220,7 @@ static struct xf_event *wmi_events(struct evs *l, struct xf_event **all, int64_t
                   "WINWORD.EXE", "CORP\\bob");
     all[1] = proc(l, "w2", T0 + gap, "ws1", "{PSHL}", "{WMIP}",
                   "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-                  "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", "powershell -enc AAAA",
-                  "CORP\\bob");
+                  "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", "powershell -enc AAAA", "CORP\\bob");
     all[2] = alert(l, "w3", T0 + gap + SEC, "ws1", "{PSHL}", "Encoded PowerShell");
     return all[0];
 }
@@ -269,17 +266,16 @@ static void test_mail_attachment_links_by_sha256_even_when_mail_arrives_last(voi
     struct evs l = {0};
     struct xf_event *all[5];
     (void)state;
-    all[0] = mk(&l, XF_CAT_FILE, "f1", T0 + 60 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID,
-                "{OUTL}", XF_F_IMAGE, "C:\\outlook.exe", XF_F_TARGET_FILENAME,
-                "C:\\Users\\bob\\Invoice.doc", XF_F_SHA256, SHA_DOC, XF_F_USER, "CORP\\bob",
-                END);
+    all[0] = mk(&l, XF_CAT_FILE, "f1", T0 + 60 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{OUTL}",
+                XF_F_IMAGE, "C:\\outlook.exe", XF_F_TARGET_FILENAME, "C:\\Users\\bob\\Invoice.doc",
+                XF_F_SHA256, SHA_DOC, XF_F_USER, "CORP\\bob", END);
     all[1] = proc(&l, "p1", T0 + 70 * SEC, "ws1", "{WORD}", "{EXPL}", "C:\\Office\\WINWORD.EXE",
                   "C:\\Windows\\explorer.exe", "WINWORD.EXE /n \"C:\\Users\\bob\\Invoice.doc\"",
                   "CORP\\bob");
     all[2] = alert(&l, "a1", T0 + 80 * SEC, "ws1", "{WORD}", "Macro");
-    all[3] = mk(&l, XF_CAT_EMAIL, "m1", T0, XF_F_MESSAGE_ID, "<msg1@evil>", XF_F_SUBJECT,
-                "Invoice", XF_F_RECIPIENT, "bob@corp.example", XF_F_ATTACHMENT_NAME,
-                "Invoice.doc", XF_F_ATTACHMENT_SHA256, SHA_DOC, END);
+    all[3] = mk(&l, XF_CAT_EMAIL, "m1", T0, XF_F_MESSAGE_ID, "<msg1@evil>", XF_F_SUBJECT, "Invoice",
+                XF_F_RECIPIENT, "bob@corp.example", XF_F_ATTACHMENT_NAME, "Invoice.doc",
+                XF_F_ATTACHMENT_SHA256, SHA_DOC, END);
     char *x = run(all, 4, 0);
     assert_non_null(strstr(x, "\"kind\":\"email\""));
     assert_non_null(strstr(x, "\"relation\":\"delivered\",\"key\":\"sha256\""));
@@ -294,16 +290,16 @@ static void test_mail_attachment_links_by_name_when_no_hash(void **state)
     struct evs l = {0};
     struct xf_event *all[5];
     (void)state;
-    all[0] = mk(&l, XF_CAT_FILE, "f1", T0 + 60 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID,
-                "{OUTL}", XF_F_IMAGE, "C:\\outlook.exe", XF_F_TARGET_FILENAME,
-                "C:\\Users\\bob\\Invoice.doc", XF_F_USER, "CORP\\Bob", END);
+    all[0] = mk(&l, XF_CAT_FILE, "f1", T0 + 60 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{OUTL}",
+                XF_F_IMAGE, "C:\\outlook.exe", XF_F_TARGET_FILENAME, "C:\\Users\\bob\\Invoice.doc",
+                XF_F_USER, "CORP\\Bob", END);
     all[1] = proc(&l, "p1", T0 + 70 * SEC, "ws1", "{WORD}", "{EXPL}", "C:\\Office\\WINWORD.EXE",
                   "C:\\Windows\\explorer.exe", "WINWORD.EXE /n \"C:\\Users\\bob\\Invoice.doc\"",
                   "CORP\\bob");
     all[2] = alert(&l, "a1", T0 + 80 * SEC, "ws1", "{WORD}", "Macro");
-    all[3] = mk(&l, XF_CAT_EMAIL, "m1", T0, XF_F_MESSAGE_ID, "<msg1@evil>", XF_F_SUBJECT,
-                "Invoice", XF_F_RECIPIENT, "carol@corp.example", XF_F_RECIPIENT,
-                "bob@corp.example", XF_F_ATTACHMENT_NAME, "invoice.DOC", END);
+    all[3] = mk(&l, XF_CAT_EMAIL, "m1", T0, XF_F_MESSAGE_ID, "<msg1@evil>", XF_F_SUBJECT, "Invoice",
+                XF_F_RECIPIENT, "carol@corp.example", XF_F_RECIPIENT, "bob@corp.example",
+                XF_F_ATTACHMENT_NAME, "invoice.DOC", END);
     struct xf_event *rev[] = {all[3], all[2], all[1], all[0]};
     char *x = run(all, 4, 0), *y = run(rev, 4, 0);
     assert_string_equal(x, y);
@@ -322,27 +318,26 @@ static void test_lateral_movement_makes_one_incident_across_hosts(void **state)
     (void)state;
     /* host B's own traffic teaches B's address */
     all[n++] = mk(&l, XF_CAT_NETWORK, "n0", T0, XF_F_HOST, "wsb.corp.example", XF_F_PROCESS_GUID,
-                  "{BSVC}", XF_F_INITIATED, "true", XF_F_SOURCE_IP, "10.0.0.2",
-                  XF_F_DESTINATION_IP, "10.0.0.9", XF_F_DESTINATION_PORT, "53", END);
-    all[n++] = proc(&l, "a0", T0 + SEC, "wsa.corp.example", "{APSH}", "{AEXP}",
-                    "C:\\Windows\\powershell.exe", "C:\\Windows\\explorer.exe", "powershell",
-                    "CORP\\eve");
+                  "{BSVC}", XF_F_INITIATED, "true", XF_F_SOURCE_IP, "10.0.0.2", XF_F_DESTINATION_IP,
+                  "10.0.0.9", XF_F_DESTINATION_PORT, "53", END);
+    all[n++] =
+        proc(&l, "a0", T0 + SEC, "wsa.corp.example", "{APSH}", "{AEXP}",
+             "C:\\Windows\\powershell.exe", "C:\\Windows\\explorer.exe", "powershell", "CORP\\eve");
     all[n++] = alert(&l, "a1", T0 + 2 * SEC, "wsa.corp.example", "{APSH}", "Attack tool");
     all[n++] = mk(&l, XF_CAT_NETWORK, "n1", T0 + 10 * SEC, XF_F_HOST, "wsa.corp.example",
-                  XF_F_PROCESS_GUID, "{APSH}", XF_F_INITIATED, "true", XF_F_SOURCE_IP,
-                  "10.0.0.1", XF_F_DESTINATION_IP, "10.0.0.2", XF_F_DESTINATION_PORT, "445",
-                  END);
+                  XF_F_PROCESS_GUID, "{APSH}", XF_F_INITIATED, "true", XF_F_SOURCE_IP, "10.0.0.1",
+                  XF_F_DESTINATION_IP, "10.0.0.2", XF_F_DESTINATION_PORT, "445", END);
     all[n++] = mk(&l, XF_CAT_LOGON, "l1", T0 + 11 * SEC, XF_F_HOST, "wsb.corp.example",
-                  XF_F_LOGON_TYPE, "3", XF_F_IP_ADDRESS, "10.0.0.1", XF_F_TARGET_USER_NAME,
-                  "eve", XF_F_TARGET_LOGON_ID, "0x1234", END);
+                  XF_F_LOGON_TYPE, "3", XF_F_IP_ADDRESS, "10.0.0.1", XF_F_TARGET_USER_NAME, "eve",
+                  XF_F_TARGET_LOGON_ID, "0x1234", END);
     all[n++] = mk(&l, XF_CAT_PROCESS, "b1", T0 + 12 * SEC, XF_F_HOST, "wsb.corp.example",
                   XF_F_PROCESS_GUID, "{BCMD}", XF_F_PARENT_PROCESS_GUID, "{BSRV}", XF_F_IMAGE,
                   "C:\\Windows\\System32\\cmd.exe", XF_F_PARENT_IMAGE,
                   "C:\\Windows\\System32\\services.exe", XF_F_COMMAND_LINE, "cmd /c x",
                   XF_F_LOGON_ID, "0x1234", XF_F_USER, "CORP\\eve", END);
     all[n++] = proc(&l, "b2", T0 + 13 * SEC, "wsb.corp.example", "{BCHD}", "{BCMD}",
-                    "C:\\Windows\\System32\\whoami.exe", "C:\\Windows\\System32\\cmd.exe",
-                    "whoami", "CORP\\eve");
+                    "C:\\Windows\\System32\\whoami.exe", "C:\\Windows\\System32\\cmd.exe", "whoami",
+                    "CORP\\eve");
     char *x = run(all, n, 0);
     assert_int_equal(count(x, "\n"), 1);
     assert_non_null(strstr(x, "\"hosts\":[\"wsa.corp.example\",\"wsb.corp.example\"]"));
@@ -428,9 +423,9 @@ static void test_incident_json_has_documented_keys_and_content(void **state)
     struct xf_event *all[3];
     char idhex[17], want[sizeof(golden) + 16];
     (void)state;
-    all[0] = mk(&l, XF_CAT_PROCESS, "g1", T0, XF_F_HOST, "ws1.corp.example", XF_F_PROCESS_GUID,
-                "{PPPP}", XF_F_IMAGE, "C:\\Windows\\System32\\cmd.exe", XF_F_USER, "CORP\\bob",
-                END);
+    all[0] =
+        mk(&l, XF_CAT_PROCESS, "g1", T0, XF_F_HOST, "ws1.corp.example", XF_F_PROCESS_GUID, "{PPPP}",
+           XF_F_IMAGE, "C:\\Windows\\System32\\cmd.exe", XF_F_USER, "CORP\\bob", END);
     all[1] = proc(&l, "g2", T0 + SEC, "ws1.corp.example", "{CCCC}", "{PPPP}", "C:\\t\\evil.exe",
                   "C:\\Windows\\System32\\cmd.exe", "evil.exe", "CORP\\bob");
     all[2] = alert(&l, "g3", T0 + 2 * SEC, "ws1.corp.example", "{CCCC}", "Bad");
