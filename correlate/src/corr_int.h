@@ -219,9 +219,11 @@ struct node {
     uint32_t nref;   /* live edges that reference it */
     uint32_t mark;   /* scratch for traversals */
     uint32_t mark2;
+    uint32_t ord;   /* 1-based number in the incident being rendered, 0 outside it */
     uint32_t inc;   /* incident membership of the last computation (CORR_NONE) */
     uint8_t in_inc; /* non-hub member of a current incident: touching it dirties */
     uint8_t desc;   /* reached forward from a detection in the last computation */
+    uint8_t listed; /* in xf_correlator.seeds */
 };
 
 struct edge {
@@ -306,6 +308,9 @@ struct xf_correlator {
     size_t n_pending, cap_pending;
 
     struct hmap seen; /* event idhash -> event time */
+
+    uint32_t *seeds; /* nodes that got a detection (may hold stale entries; see compute) */
+    uint32_t n_seeds, cap_seeds;
 
     struct jlist *jl;
     uint32_t n_jl, cap_jl;

@@ -572,6 +572,12 @@ static int node_add_det(struct xf_correlator *c, struct node *n, const struct xf
     if (!d)
         return XF_ENOMEM;
     n->dets = d;
+    if (!n->listed) {
+        int rc = push_u32(&c->seeds, &c->n_seeds, &c->cap_seeds, (uint32_t)(n - c->nodes));
+        if (rc)
+            return rc;
+        n->listed = 1;
+    }
     d = &n->dets[n->n_dets++];
     memset(d, 0, sizeof(*d));
     d->rule_id = xf_strdup(rule_id);
@@ -1073,6 +1079,7 @@ void xf_correlator_destroy(struct xf_correlator *c)
     xf_free(c->free_jl);
     xf_free(c->nodes);
     xf_free(c->free_nodes);
+    xf_free(c->seeds);
     xf_free(c->edges);
     xf_free(c->free_edges);
     xf_free(c->pending);

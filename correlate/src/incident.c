@@ -249,8 +249,8 @@ static int cmp_edges(const void *a, const void *b)
 {
     const struct edge *x = &sort_c->edges[*(const uint32_t *)a];
     const struct edge *y = &sort_c->edges[*(const uint32_t *)b];
-    uint32_t fx = sort_c->nodes[x->from].mark, fy = sort_c->nodes[y->from].mark;
-    uint32_t tx = sort_c->nodes[x->to].mark, ty = sort_c->nodes[y->to].mark;
+    uint32_t fx = sort_c->nodes[x->from].ord, fy = sort_c->nodes[y->from].ord;
+    uint32_t tx = sort_c->nodes[x->to].ord, ty = sort_c->nodes[y->to].ord;
 
     if (fx != fy)
         return fx < fy ? -1 : 1;
@@ -377,8 +377,8 @@ static void stages_from_technique(const char *t, int *st)
         st[ST_COLLECTION] = 1;
 }
 
-/* Builds the JSON of the incident whose nodes are set->a (they carry mark == 0 on entry;
- * this sets mark to the 1-based node number and resets it before returning). */
+/* Builds the JSON of the incident whose nodes are set->a (they carry ord == 0 on entry;
+ * this sets ord to the 1-based node number and resets it before returning). */
 static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec *r)
 {
     struct u32v edges = {0};
@@ -395,7 +395,7 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
     /* Membership first; numbering once every node's time in this incident is known. */
     for (size_t i = 0; i < set->n; i++) {
         struct node *x = &c->nodes[set->a[i]];
-        x->mark = 1;
+        x->ord = 1;
         x->t_inc = x->t_own;
         if (x->t_inc == INT64_MAX && x->desc && !corr_is_hub(c, x))
             x->t_inc = x->t_act_min;
@@ -448,7 +448,7 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
             const struct edge *e = &c->edges[x->adj[k]];
             uint32_t oi = e->from == xi ? e->to : e->from;
             const struct node *o = &c->nodes[oi];
-            if (!o->mark || (!corr_is_hub(c, o) && e->from != xi))
+            if (!o->ord || (!corr_is_hub(c, o) && e->from != xi))
                 continue;
             rc = u32v_push(&edges, x->adj[k]);
         }
@@ -476,7 +476,7 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
     if (set->n)
         qsort(set->a, set->n, sizeof(*set->a), cmp_nodes_inc);
     for (size_t i = 0; i < set->n; i++)
-        c->nodes[set->a[i]].mark = (uint32_t)i + 1;
+        c->nodes[set->a[i]].ord = (uint32_t)i + 1;
     if (edges.n)
         qsort(edges.a, edges.n, sizeof(*edges.a), cmp_edges);
     if (n_dets)
@@ -498,7 +498,7 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
             for (uint32_t k = 0; k < f->n_adj; k++) {
                 const struct edge *w = &c->edges[f->adj[k]];
                 if (w->to == e->from && strcmp(w->relation, "wrote") == 0 &&
-                    c->nodes[w->from].mark && c->nodes[w->from].kind == K_PROC)
+                    c->nodes[w->from].ord && c->nodes[w->from].kind == K_PROC)
                     st[ST_DOWNLOAD] = 1;
             }
         } else if (strcmp(e->relation, "connected") == 0 && t->kind == K_IP)
@@ -637,8 +637,8 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
     for (size_t i = 0; i < edges.n; i++) {
         const struct edge *e = &c->edges[edges.a[i]];
         char f[24], t[24];
-        snprintf(f, sizeof(f), "n%u", c->nodes[e->from].mark);
-        snprintf(t, sizeof(t), "n%u", c->nodes[e->to].mark);
+        snprintf(f, sizeof(f), "n%u", c->nodes[e->from].ord);
+        snprintf(t, sizeof(t), "n%u", c->nodes[e->to].ord);
         json_t *o = json_object();
         json_object_set_new(o, "from", json_string(f));
         json_object_set_new(o, "to", json_string(t));
@@ -667,7 +667,7 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
     r->severity = sev;
 out:
     for (size_t i = 0; i < set->n; i++)
-        c->nodes[set->a[i]].mark = 0;
+        c->nodes[set->a[i]].ord = 0;
     json_decref(root);
     xf_free(edges.a);
     xf_free(dets);
@@ -701,18 +701,36 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
 
     *out = NULL;
     *n_out = 0;
-    for (uint32_t i = 0; i < c->n_nodes && rc == 0; i++) {
-        struct node *n = &c->nodes[i];
-        if (!n->key)
-            continue;
-        n->inc = CORR_NONE;
-        n->in_inc = 0;
-        n->desc = 0;
-        n->mark = n->mark2 = 0;
-        if (n->n_dets)
-            rc = u32v_push(&seeds, i);
+    /* Only what the last computation touched is reset, and marks are epochs that only grow,
+     * so a recomputation costs the size of the incidents, not of the graph. */
+    for (size_t i = 0; i < s->n_cur; i++) {
+        for (size_t k = 0; k < s->cur[i].n_members; k++) {
+            struct node *n = &c->nodes[s->cur[i].members[k]];
+            n->inc = CORR_NONE;
+            n->in_inc = 0;
+            n->desc = 0;
+        }
     }
-    s->epoch = 0;
+    /* Seeds: drop entries whose node lost its detections or was freed, and duplicates left
+     * by a freed slot that was reused. */
+    for (uint32_t i = 0; i < c->n_seeds; i++)
+        c->nodes[c->seeds[i]].listed = 0;
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < c->n_seeds && rc == 0; i++) {
+        struct node *n = &c->nodes[c->seeds[i]];
+        if (!n->key || !n->n_dets || n->listed)
+            continue;
+        n->listed = 1;
+        c->seeds[w++] = c->seeds[i];
+        rc = u32v_push(&seeds, c->seeds[i]);
+    }
+    c->n_seeds = w;
+    if (s->epoch > UINT32_MAX - 2 * (seeds.n + 2)) {
+        /* epochs wrap: start again from clean marks */
+        for (uint32_t i = 0; i < c->n_nodes; i++)
+            c->nodes[i].mark = c->nodes[i].mark2 = 0;
+        s->epoch = 0;
+    }
     if (rc || seeds.n == 0)
         goto out;
     sort_c = c;
@@ -769,10 +787,8 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
     cl_off[seeds.n] = cl.n;
     if (rc)
         goto out;
-    for (uint32_t i = 0; i < c->n_nodes; i++) {
-        c->nodes[i].inc = CORR_NONE;
-        c->nodes[i].mark = c->nodes[i].mark2 = 0;
-    }
+    for (size_t i = 0; i < cl.n; i++)
+        c->nodes[cl.a[i]].inc = CORR_NONE;
     size_t n_groups = 0;
     for (size_t k = 0; k < seeds.n; k++) {
         root_inc[k] = CORR_NONE;
@@ -822,8 +838,6 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
         r->n_members = set.n;
         n_recs++;
     }
-    for (uint32_t i = 0; i < c->n_nodes; i++)
-        c->nodes[i].mark2 = 0;
     if (rc)
         goto out;
     if (n_recs)
