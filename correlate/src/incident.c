@@ -222,7 +222,8 @@ static xf_time_t node_time(const struct node *n)
     return n->t_act_min != INT64_MAX ? n->t_act_min : n->t_ref;
 }
 
-static const struct xf_correlator *sort_c;
+/* qsort has no context argument; thread-local so shards on different threads never share it. */
+static _Thread_local const struct xf_correlator *sort_c;
 
 static int cmp_nodes(const void *a, const void *b)
 {
