@@ -657,7 +657,7 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
     }
     r->len = strlen(s);
     r->json = xf_strndup(s, r->len);
-    free(s);
+    free(s); /* jansson allocates with malloc; our copy goes through xf_malloc */
     if (!r->json) {
         rc = XF_ENOMEM;
         goto out;
