@@ -461,6 +461,33 @@ static void test_render_text_explains_each_link(void **state)
     evs_free(&l);
 }
 
+static void test_mailed_url_links_to_the_recipient_process_that_resolves_it(void **state)
+{
+    struct evs l = {0};
+    struct xf_event *all[5];
+    (void)state;
+    all[0] = mk(&l, XF_CAT_EMAIL, "u1", T0, XF_F_MESSAGE_ID, "<m2@evil>", XF_F_SUBJECT, "Doc",
+                XF_F_RECIPIENT, "Bob@corp.example", XF_F_URL, "https://Bad.Example/x.zip", END);
+    all[1] = proc(&l, "u2", T0 + 60 * SEC, "ws1", "{EDGE}", "{EXPL}", "C:\\msedge.exe",
+                  "C:\\Windows\\explorer.exe", "msedge.exe", "CORP\\bob");
+    /* the DNS record has no user: it comes from the process */
+    all[2] = mk(&l, XF_CAT_DNS, "u3", T0 + 61 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{EDGE}",
+                XF_F_QUERY_NAME, "bad.example", END);
+    all[3] = alert(&l, "u4", T0 + 70 * SEC, "ws1", "{EDGE}", "Download");
+    /* another user's lookup of the same host does not link */
+    all[4] = mk(&l, XF_CAT_DNS, "u5", T0 + 62 * SEC, XF_F_HOST, "ws2", XF_F_PROCESS_GUID, "{OTHR}",
+                XF_F_QUERY_NAME, "bad.example", XF_F_USER, "CORP\\eve", END);
+    char *x = run(all, 5, 0);
+    assert_int_equal(count(x, "\n"), 1);
+    assert_non_null(strstr(x, "\"relation\":\"clicked\",\"key\":\"url host\","
+                              "\"confidence\":0.7"));
+    assert_non_null(strstr(x, "\"u1\""));
+    assert_null(strstr(x, "\"u5\""));
+    assert_non_null(strstr(x, "T1566.002"));
+    xf_free(x);
+    evs_free(&l);
+}
+
 struct flush_log {
     size_t changed, gone;
     char gone_id[32];
@@ -597,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_old_background_nodes_are_evicted),
         cmocka_unit_test(test_incident_json_has_documented_keys_and_content),
         cmocka_unit_test(test_render_text_explains_each_link),
+        cmocka_unit_test(test_mailed_url_links_to_the_recipient_process_that_resolves_it),
         cmocka_unit_test(test_flush_reports_the_id_that_disappears_when_two_incidents_merge),
         cmocka_unit_test(test_idle_incident_is_closed_but_still_listed),
         cmocka_unit_test(test_bad_join_spec_fails_to_load),
