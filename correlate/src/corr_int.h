@@ -342,6 +342,9 @@ struct xf_correlator {
 /* Graph operations used by incident.c. */
 int corr_is_hub(const struct xf_correlator *c, const struct node *n);
 void corr_evict(struct xf_correlator *c);
+/* Recomputes incidents if the graph changed, closes idle ones, evicts: state transitions
+ * that must happen at input-determined points (see xf_correlator_add). */
+int corr_maintain(struct xf_correlator *c);
 int corr_inc_create(struct xf_correlator *c);
 void corr_inc_destroy(struct xf_correlator *c);
 void corr_node_clear_dets(struct node *n);

@@ -1123,6 +1123,15 @@ int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev)
         c->max_time = ev->time;
         c->st.watermark = c->max_time - c->lateness_ms;
     }
+    /* Maintenance (closing idle incidents, eviction) runs here, at points fixed by the input
+     * sequence alone, never at the caller's flush: so a run, and a rebuild from the stored
+     * events after a crash, make the same decisions whatever their flush cadence. */
+    if (c->st.watermark != INT64_MIN &&
+        (c->last_sweep == INT64_MIN || c->st.watermark - c->last_sweep >= SWEEP_EVERY_MS)) {
+        c->last_sweep = c->st.watermark;
+        if ((rc = corr_maintain(c)))
+            return rc;
+    }
     const char *host = xf_event_get(ev, XF_F_HOST);
     if (host)
         corr_host_norm(host, hostkey, sizeof(hostkey));
@@ -1194,16 +1203,16 @@ static void evict_node(struct xf_correlator *c, uint32_t i)
     c->st.evicted++;
 }
 
-/* Runs after incidents were recomputed (so membership marks are current). Drops windowed-join
+/* Runs from corr_maintain after incidents were recomputed (so membership marks are current),
+ * once per SWEEP_EVERY_MS of watermark progress. Drops windowed-join
  * entries older than their window behind the watermark, then background nodes (no detection,
  * in no incident) untouched for the retention, then the dedup ids of that age. */
 void corr_evict(struct xf_correlator *c)
 {
     xf_time_t wm = c->st.watermark;
 
-    if (wm == INT64_MIN || (c->last_sweep != INT64_MIN && wm - c->last_sweep < SWEEP_EVERY_MS))
+    if (wm == INT64_MIN)
         return;
-    c->last_sweep = wm;
     for (uint32_t i = 0; i < c->n_jl; i++) {
         struct jlist *l = &c->jl[i];
         if (!l->h)

@@ -26,12 +26,20 @@ struct inc_rec {
     size_t n_members;
 };
 
+/* What flush last told its caller about an incident, to report only changes. */
+struct reported {
+    char id[24];
+    uint64_t hash; /* xf_hash64 of the JSON reported */
+};
+
 struct inc_state {
     uint32_t epoch;
     struct inc_rec *cur;
     size_t n_cur;
     struct inc_rec *closed;
     size_t n_closed, cap_closed;
+    struct reported *rep; /* sorted by id (the first n_sorted during a flush) */
+    size_t n_rep, cap_rep, n_sorted;
 };
 
 static const char *const level_names[] = {"informational", "low", "medium", "high", "critical"};
@@ -61,6 +69,7 @@ void corr_inc_destroy(struct xf_correlator *c)
         return;
     recs_free(c->inc->cur, c->inc->n_cur);
     recs_free(c->inc->closed, c->inc->n_closed);
+    xf_free(c->inc->rep);
     xf_free(c->inc);
     c->inc = NULL;
 }
@@ -861,14 +870,6 @@ out:
     return rc;
 }
 
-static struct inc_rec *rec_find(struct inc_rec *a, size_t n, const char *id)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(a[i].id, id) == 0)
-            return &a[i];
-    return NULL;
-}
-
 static void view_of(const struct inc_rec *r, struct xf_incident_view *v)
 {
     v->id = r->id;
@@ -917,45 +918,118 @@ static int close_idle(struct xf_correlator *c)
     return 0;
 }
 
-int xf_correlator_flush(struct xf_correlator *c, xf_incident_cb cb, xf_incident_cb gone_cb,
-                        void *ud)
+/* Makes s->cur the incidents of the graph as it is now (membership marks included). */
+static int refresh(struct xf_correlator *c)
 {
     struct inc_state *s = c->inc;
     struct inc_rec *recs = NULL;
     size_t n = 0;
-    int rc = 0;
+    int rc;
 
-    if (c->dirty) {
-        rc = compute(c, &recs, &n);
-        if (rc)
-            return rc;
-        c->dirty = 0;
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            struct inc_rec *old = rec_find(s->cur, s->n_cur, recs[i].id);
-            if (old && old->len == recs[i].len && memcmp(old->json, recs[i].json, old->len) == 0)
-                continue;
-            if (cb) {
-                struct xf_incident_view v;
-                view_of(&recs[i], &v);
-                rc = cb(&v, ud);
-            }
+    if (!c->dirty)
+        return 0;
+    if ((rc = compute(c, &recs, &n)))
+        return rc;
+    c->dirty = 0;
+    recs_free(s->cur, s->n_cur);
+    s->cur = recs;
+    s->n_cur = n;
+    return 0;
+}
+
+int corr_maintain(struct xf_correlator *c)
+{
+    int rc;
+
+    if ((rc = refresh(c)) || (rc = close_idle(c)))
+        return rc;
+    c->st.incidents = c->inc->n_cur + c->inc->n_closed;
+    corr_evict(c);
+    return 0;
+}
+
+static int cmp_reported(const void *a, const void *b)
+{
+    return strcmp(((const struct reported *)a)->id, ((const struct reported *)b)->id);
+}
+
+/* Reports r through cb when its JSON differs from what was last reported under its id;
+ * mark[] flags the entries of s->rep still alive. */
+static int report(struct inc_state *s, const struct inc_rec *r, uint8_t *mark, xf_incident_cb cb,
+                  void *ud)
+{
+    struct reported key;
+    struct reported *hit;
+    uint64_t h = xf_hash64(r->json, r->len);
+
+    snprintf(key.id, sizeof key.id, "%s", r->id);
+    hit = s->n_sorted ? bsearch(&key, s->rep, s->n_sorted, sizeof(*s->rep), cmp_reported) : NULL;
+    if (hit) {
+        mark[hit - s->rep] = 1;
+        if (hit->hash == h)
+            return 0;
+        hit->hash = h;
+    } else {
+        if (s->n_rep == s->cap_rep) {
+            size_t nc = s->cap_rep ? s->cap_rep * 2 : 16;
+            struct reported *na = xf_realloc(s->rep, nc * sizeof(*na));
+            if (!na)
+                return XF_ENOMEM;
+            s->rep = na;
+            s->cap_rep = nc;
         }
-        for (size_t i = 0; i < s->n_cur && rc == 0; i++) {
-            if (rec_find(recs, n, s->cur[i].id) || !gone_cb)
-                continue;
+        /* new entries go at the end and are sorted in after this pass (see flush) */
+        key.hash = h;
+        s->rep[s->n_rep] = key;
+        mark[s->n_rep] = 1;
+        s->n_rep++;
+    }
+    if (!cb)
+        return 0;
+    struct xf_incident_view v;
+    view_of(r, &v);
+    return cb(&v, ud);
+}
+
+int xf_correlator_flush(struct xf_correlator *c, xf_incident_cb cb, xf_incident_cb gone_cb,
+                        void *ud)
+{
+    struct inc_state *s = c->inc;
+    size_t n_old;
+    uint8_t *mark = NULL;
+    int rc;
+
+    if ((rc = refresh(c)))
+        return rc;
+    c->st.incidents = s->n_cur + s->n_closed;
+    n_old = s->n_rep;
+    s->n_sorted = n_old;
+    /* at most every current and closed incident is added */
+    mark = xf_calloc(n_old + s->n_cur + s->n_closed + 1, 1);
+    if (!mark)
+        return XF_ENOMEM;
+    for (size_t i = 0; i < s->n_cur && rc == 0; i++)
+        rc = report(s, &s->cur[i], mark, cb, ud);
+    for (size_t i = 0; i < s->n_closed && rc == 0; i++)
+        rc = report(s, &s->closed[i], mark, cb, ud);
+    /* what was reported before and exists no more merged into another incident */
+    size_t w = 0;
+    for (size_t i = 0; i < s->n_rep; i++) {
+        if (!mark[i] && rc == 0 && gone_cb) {
+            struct inc_rec gone = {0};
+            snprintf(gone.id, sizeof gone.id, "%s", s->rep[i].id);
+            gone.json = NULL;
             struct xf_incident_view v;
-            view_of(&s->cur[i], &v);
+            view_of(&gone, &v);
             rc = gone_cb(&v, ud);
         }
-        recs_free(s->cur, s->n_cur);
-        s->cur = recs;
-        s->n_cur = n;
+        if (mark[i])
+            s->rep[w++] = s->rep[i];
     }
-    if (!rc)
-        rc = close_idle(c);
-    c->st.incidents = s->n_cur + s->n_closed;
-    if (!rc)
-        corr_evict(c);
+    s->n_rep = w;
+    qsort(s->rep, s->n_rep, sizeof(*s->rep), cmp_reported);
+    s->n_sorted = s->n_rep;
+    xf_free(mark);
     return rc;
 }
 
@@ -966,16 +1040,8 @@ int xf_correlator_incidents(struct xf_correlator *c, xf_incident_cb cb, void *ud
     size_t n = 0;
     int rc = 0;
 
-    if (c->dirty) {
-        struct inc_rec *recs = NULL;
-        rc = compute(c, &recs, &n);
-        if (rc)
-            return rc;
-        c->dirty = 0;
-        recs_free(s->cur, s->n_cur);
-        s->cur = recs;
-        s->n_cur = n;
-    }
+    if ((rc = refresh(c)))
+        return rc;
     n = s->n_cur + s->n_closed;
     c->st.incidents = n;
     if (n == 0)

@@ -24,6 +24,8 @@
 #include "xf/store.h"
 
 #define BATCH_RECORDS 512
+#define CHECKPOINT_EVENTS 4096
+#define PENDING_SLOTS 16384 /* power of two, > 2 * CHECKPOINT_EVENTS */
 #define BATCH_POOL 24
 #define MAX_WORKERS 8
 
@@ -71,6 +73,11 @@ struct xf_engine {
     struct xf_correlator *corr;
     struct xf_engine_stats stats;
     struct xf_buf scratch;
+    /* Keys of the events queued in sbatch but not yet committed: exists() only sees committed
+     * rows, so a duplicate inside one checkpoint interval is caught here. Open addressing;
+     * 0 marks an empty slot (a real key of 0 is remapped to 1). */
+    uint64_t *pending;
+    size_t n_pending;
     int fatal;
     size_t errors_shown;
     /* pipeline, live during replay only */
@@ -313,6 +320,29 @@ static int discard_edge(const struct xf_graph_edge *g, void *ud)
     return 0;
 }
 
+static uint64_t pending_key(const struct xf_event *ev)
+{
+    uint64_t k = ev->idhash ^ ((uint64_t)ev->time * 0x9e3779b97f4a7c15ull);
+
+    return k ? k : 1;
+}
+
+/* Returns 1 if ev is already queued, else records it and returns 0. */
+static int pending_check_add(struct xf_engine *e, const struct xf_event *ev)
+{
+    uint64_t k = pending_key(ev);
+    size_t i = (size_t)(k >> 17) & (PENDING_SLOTS - 1);
+
+    while (e->pending[i]) {
+        if (e->pending[i] == k)
+            return 1;
+        i = (i + 1) & (PENDING_SLOTS - 1);
+    }
+    e->pending[i] = k;
+    e->n_pending++;
+    return 0;
+}
+
 /* Persists the graph updates and incidents of what was fed since the last checkpoint, then
  * commits the store batch: after this returns 0, everything fed so far is durable. */
 static int checkpoint(struct xf_engine *e)
@@ -325,6 +355,10 @@ static int checkpoint(struct xf_engine *e)
         (rc = xf_correlator_flush(e->corr, on_incident, on_incident_gone, e)))
         return rc;
     rc = xf_store_batch_commit(e->store, e->sbatch);
+    if (rc == 0 && e->n_pending) {
+        memset(e->pending, 0, PENDING_SLOTS * sizeof(*e->pending));
+        e->n_pending = 0;
+    }
     return rc;
 }
 
@@ -351,7 +385,7 @@ static int consume_event(struct xf_engine *e, const struct xf_event *ev)
         rc = xf_store_event_exists(e->store, ev);
         if (rc < 0)
             return rc;
-        if (rc == 1) {
+        if (rc == 1 || pending_check_add(e, ev)) {
             e->stats.duplicates++;
             return 0;
         }
@@ -396,7 +430,7 @@ static int consume_batch(struct xf_engine *e, struct batch *b)
         if ((rc = consume_event(e, &b->ev[i])))
             return rc;
     }
-    if (e->store && xf_store_batch_count(e->sbatch) >= 4096)
+    if (e->store && e->n_pending >= CHECKPOINT_EVENTS)
         return checkpoint(e);
     return 0;
 }
@@ -539,6 +573,11 @@ int xf_engine_create(const struct xf_engine_opts *opts, struct xf_engine **out)
             goto fail;
         if ((rc = xf_store_batch_create(&e->sbatch)))
             goto fail;
+        e->pending = xf_calloc(PENDING_SLOTS, sizeof(*e->pending));
+        if (!e->pending) {
+            rc = XF_ENOMEM;
+            goto fail;
+        }
         /* rebuild correlation state from what is durable */
         if ((rc = xf_store_events_scan(e->store, rebuild_cb, e)))
             goto fail;
@@ -558,6 +597,7 @@ void xf_engine_destroy(struct xf_engine *e)
         return;
     xf_store_batch_destroy(e->sbatch);
     xf_store_close(e->store);
+    xf_free(e->pending);
     xf_correlator_destroy(e->corr);
     xf_ruleset_destroy(e->rules);
     xf_buf_close(&e->scratch);
