@@ -183,7 +183,7 @@ struct det {
 };
 
 /* Event ids of a node: sorted, the smallest NODE_IDS_MAX kept, the rest counted. */
-#define NODE_IDS_MAX 256
+#define NODE_IDS_MAX 4096
 struct idset {
     char **a;
     size_t n, cap;

@@ -81,6 +81,18 @@ struct u32v {
     size_t n, cap;
 };
 
+/* 1 if event id v is the evidence of an edge of the incident (edges) touching node ni. */
+static int is_edge_evidence(const struct xf_correlator *c, const struct u32v *edges, uint32_t ni,
+                            const char *v)
+{
+    for (size_t k = 0; k < edges->n; k++) {
+        const struct edge *e = &c->edges[edges->a[k]];
+        if ((e->from == ni || e->to == ni) && strcmp(e->event_id, v) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int u32v_push(struct u32v *v, uint32_t x)
 {
     if (v->n == v->cap) {
@@ -628,13 +640,17 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
         json_t *ids = json_array();
         int act = x->desc && !corr_is_hub(c, x);
         uint64_t more = x->ids.more + (act ? x->act.more : 0);
-        /* merge the two sorted sets */
-        size_t a = 0, b = 0, nb = act ? x->act.n : 0;
+        /* merge the two sorted sets; where the node's activity is not listed (an ancestor),
+         * still list the activity that is the evidence of an edge of this incident (the
+         * source host's connection behind a lateral edge) */
+        size_t a = 0, b = 0, nb = x->act.n;
         while (a < x->ids.n || b < nb) {
             int cmp = a == x->ids.n ? 1 : b == nb ? -1 : strcmp(x->ids.a[a], x->act.a[b]);
             const char *v = cmp <= 0 ? x->ids.a[a++] : x->act.a[b++];
             if (cmp == 0)
                 b++;
+            if (cmp > 0 && !act && !is_edge_evidence(c, &edges, set->a[i], v))
+                continue;
             json_array_append_new(ids, json_string(v));
         }
         json_object_set_new(o, "event_ids", ids);
@@ -1027,7 +1043,8 @@ int xf_correlator_flush(struct xf_correlator *c, xf_incident_cb cb, xf_incident_
             s->rep[w++] = s->rep[i];
     }
     s->n_rep = w;
-    qsort(s->rep, s->n_rep, sizeof(*s->rep), cmp_reported);
+    if (s->n_rep)
+        qsort(s->rep, s->n_rep, sizeof(*s->rep), cmp_reported);
     s->n_sorted = s->n_rep;
     xf_free(mark);
     return rc;
