@@ -91,12 +91,29 @@ int xf_incident_render_text(const char *json, size_t len, struct xf_buf *out)
     json_t *alerts = json_object_get(root, "alerts");
     if (!rc)
         rc = xf_buf_appendf(out, "  alerts:     %zu\n", json_array_size(alerts));
+    /* One line per rule, in order of first firing: an analyst reads "which behaviours", not
+     * 133 lines; the event ids are in the JSON. */
     json_array_foreach(alerts, i, n)
     {
+        size_t k, count = 0;
+        json_t *m;
+        int seen = 0;
         if (rc)
             break;
-        rc = xf_buf_appendf(out, "    [%s] %s (event %s)\n", str_of(n, "level"), str_of(n, "title"),
-                            str_of(n, "event_id"));
+        json_array_foreach(alerts, k, m)
+        {
+            if (strcmp(str_of(m, "rule_id"), str_of(n, "rule_id")) != 0)
+                continue;
+            if (k < i) {
+                seen = 1;
+                break;
+            }
+            count++;
+        }
+        if (seen)
+            continue;
+        rc = xf_buf_appendf(out, "    [%s] %s x%zu (first: event %s)\n", str_of(n, "level"),
+                            str_of(n, "title"), count, str_of(n, "event_id"));
     }
     if (!rc)
         rc = xf_buf_appends(out, "timeline:\n");
@@ -121,8 +138,13 @@ int xf_incident_render_text(const char *json, size_t len, struct xf_buf *out)
             if (strcmp(str_of(e, "to"), id) != 0)
                 continue;
             json_t *from = node_by_id(nodes, str_of(e, "from"));
-            rc = xf_buf_appendf(out, "           <- %s from %s (%s, %.2f)\n", str_of(e, "relation"),
-                                from ? str_of(from, "label") : "?", str_of(e, "key"),
+            const char *fh = from ? str_of(from, "host") : "";
+            /* name the host when the step crossed to another one (or came from a shared
+             * entity such as a mail), so two powershell.exe on two hosts are told apart */
+            int other = from && *fh && strcmp(fh, str_of(n, "host")) != 0;
+            rc = xf_buf_appendf(out, "           <- %s from %s%s%s (%s, %.2f)\n",
+                                str_of(e, "relation"), from ? str_of(from, "label") : "?",
+                                other ? " on " : "", other ? fh : "", str_of(e, "key"),
                                 json_number_value(json_object_get(e, "confidence")));
         }
     }

@@ -9,9 +9,10 @@
  * mail by message id, a logon session, ...). Edges come from declarative join specs
  * (rules/links.yaml): direct links join two entities named by one event, windowed links join
  * two events that share a key within a time window, whichever arrives first. Sigma matches
- * mark nodes as detections; a flow is a connected part of the graph that holds at least one
- * detection, with hub nodes (more links than the cap) not carrying connectivity. Each flow is
- * an incident, rendered as the incident JSON of the brief.
+ * mark nodes as detections. A flow grows from each detection along causal edges: backward to
+ * what caused it, forward to what it caused, never through a hub (a node with more links than
+ * the cap). Flows that share a node are one incident, rendered as the incident JSON of the
+ * brief. See docs/correlation.md.
  *
  * Output depends only on the set of events seen (not their order, within the allowed
  * lateness): the same input gives byte-identical incidents.
