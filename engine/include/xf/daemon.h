@@ -1,0 +1,97 @@
+/*
+ * xf/daemon.h - `xdrflow run`: Kafka -> decode -> correlate -> RocksDB, with the HTTP listener.
+ *
+ * The configuration is one struct filled from YAML by a table (key, type, default, help) that
+ * also validates (unknown keys are errors with file and line), prints --help and generates
+ * docs/config.md. Command-line flags and environment variables override the file; secrets come
+ * only from the environment or files.
+ *
+ * Delivery: an offset is committed only after every record up to it, and the graph updates
+ * they caused, are durable in RocksDB. After a crash the daemon resumes from the committed
+ * offsets and re-read records are dropped by id, so the graph is exactly-once in effect.
+ */
+#ifndef XF_DAEMON_H
+#define XF_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xf/core.h"
+#include "xf/ingest.h"
+
+#define XF_MAX_TOPICS 16
+#define XF_MAX_RULE_PATHS 16
+#define XF_MAX_PROPS 32
+
+struct xf_topic_conf {
+    char *name;
+    enum xf_format format;
+};
+
+struct xf_config {
+    /* kafka */
+    char *brokers;
+    char *group;
+    struct xf_topic_conf topics[XF_MAX_TOPICS];
+    size_t n_topics;
+    char *dead_letter_topic;
+    char *kafka_props[XF_MAX_PROPS]; /* "name=value", passed to librdkafka */
+    size_t n_kafka_props;
+    /* store */
+    char *store_path;
+    int store_sync;
+    /* rules and correlation */
+    char *rule_paths[XF_MAX_RULE_PATHS];
+    size_t n_rule_paths;
+    char *links_path;
+    int64_t lateness_ms;
+    /* api */
+    char *api_listen;               /* "127.0.0.1:8080"; empty: no listener */
+    /* logging */
+    char *log_level;                /* error|warn|info|debug */
+    char *log_format;               /* text|json */
+    /* pipeline */
+    int decode_threads;             /* 0: number of CPUs */
+    int queue_batches;              /* batches in flight before partitions are paused */
+    /* where the file came from, for error messages */
+    char *source;
+};
+
+/* Fills cfg with the defaults (every pointer owned by cfg). */
+int xf_config_init(struct xf_config *cfg);
+void xf_config_close(struct xf_config *cfg);
+
+/* Reads a YAML file over the current values. Errors are printed to stderr as
+ * "FILE:LINE: message" (all of them, not just the first) and XF_ECONFIG is returned. */
+int xf_config_load_file(struct xf_config *cfg, const char *path);
+/* Applies XDRFLOW_* environment overrides (XDRFLOW_BROKERS, XDRFLOW_DB, ...). */
+int xf_config_apply_env(struct xf_config *cfg);
+/* Final checks of the combined values (e.g. at least one topic). */
+int xf_config_validate(const struct xf_config *cfg);
+
+/* Writes the reference of every key (name, type, default, description) as Markdown (used to
+ * generate docs/config.md) or as plain text (for --help). */
+int xf_config_write_reference(struct xf_buf *out, int markdown);
+
+struct xf_daemon;
+
+/* Creates the daemon: opens the store, loads rules, rebuilds correlation state, connects the
+ * consumer, starts the HTTP listener. cfg is copied. */
+int xf_daemon_create(const struct xf_config *cfg, struct xf_daemon **out);
+
+/* Runs until xf_daemon_stop (or SIGTERM/SIGINT when install_signals was called). Then finishes
+ * in-flight work, commits, closes. Returns 0 or a fatal XF_E* code. */
+int xf_daemon_run(struct xf_daemon *d);
+
+/* Thread and async-signal safe: asks the run loop to stop. */
+void xf_daemon_stop(struct xf_daemon *d);
+/* Thread and async-signal safe: asks the run loop to reload the rules (SIGHUP). A bad rule
+ * file keeps the old rules and logs why. */
+void xf_daemon_reload(struct xf_daemon *d);
+
+/* Routes SIGTERM/SIGINT to stop and SIGHUP to reload for this daemon. */
+int xf_daemon_install_signals(struct xf_daemon *d);
+
+void xf_daemon_destroy(struct xf_daemon *d);
+
+#endif
