@@ -10,6 +10,10 @@ int xf_cmd_replay(int argc, char **argv);
 int xf_cmd_incidents(int argc, char **argv);
 int xf_cmd_rules(int argc, char **argv);
 int xf_cmd_decode(int argc, char **argv);
+int xf_cmd_run(int argc, char **argv);
+int xf_cmd_demo(int argc, char **argv);
+int xf_cmd_produce(int argc, char **argv);
+int xf_cmd_devbroker(int argc, char **argv);
 
 /* Applies --log-level/--log-format style values; returns 0 or 2 on a bad value. */
 int xf_cli_set_log_level(const char *s);

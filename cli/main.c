@@ -21,10 +21,14 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"run", xf_cmd_run, "the daemon: Kafka -> correlation -> RocksDB, with metrics"},
+    {"demo", xf_cmd_demo, "see a whole Emotet outbreak reconstructed, on an embedded broker"},
     {"replay", xf_cmd_replay, "correlate recorded telemetry files offline"},
     {"incidents", xf_cmd_incidents, "list or show incidents stored in a database"},
     {"rules", xf_cmd_rules, "check a Sigma rule directory"},
     {"decode", xf_cmd_decode, "print records as normalized events (JSON lines)"},
+    {"produce", xf_cmd_produce, "send recorded telemetry to Kafka, keyed by host"},
+    {"devbroker", xf_cmd_devbroker, "run a development Kafka broker (not for production)"},
 };
 
 static void usage(FILE *out)
