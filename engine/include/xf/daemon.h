@@ -64,6 +64,16 @@ void xf_config_close(struct xf_config *cfg);
 /* Reads a YAML file over the current values. Errors are printed to stderr as
  * "FILE:LINE: message" (all of them, not just the first) and XF_ECONFIG is returned. */
 int xf_config_load_file(struct xf_config *cfg, const char *path);
+/* Same from memory: name is used in messages, which are appended to errors (one
+ * "NAME:LINE: message\n" each) instead of printed. For tests and the fuzzer. */
+int xf_config_load_buffer(struct xf_config *cfg, const char *name, const char *text, size_t len,
+                          struct xf_buf *errors);
+/* Sets one scalar key ("kafka.brokers") from text, as a flag does. XF_ECONFIG with the reason
+ * in why[why_len] for an unknown key or a bad value. */
+int xf_config_set(struct xf_config *cfg, const char *key, const char *value, char *why,
+                  size_t why_len);
+/* Deep copy of src into dst (dst is overwritten, not closed first). */
+int xf_config_copy(struct xf_config *dst, const struct xf_config *src);
 /* Applies XDRFLOW_* environment overrides (XDRFLOW_BROKERS, XDRFLOW_DB, ...). */
 int xf_config_apply_env(struct xf_config *cfg);
 /* Final checks of the combined values (e.g. at least one topic). */
