@@ -33,7 +33,8 @@ static void usage(FILE *out)
             "      --no-progress     no progress bar even on a terminal\n"
             "  -q, --quiet           no summary line\n"
             "  -h, --help            this text\n\n"
-            "Exit status: 0 done (even if some records were bad), 1 failure, 2 usage error.\n");
+            "Exit status: 0 done (even if some records were bad), 1 a file could not be read\n"
+            "or a fatal error, 2 usage error.\n");
 }
 
 struct out_ctx {
@@ -170,13 +171,16 @@ int xf_cmd_replay(int argc, char **argv)
         xf_engine_get_stats(e, &st);
         fprintf(stderr,
                 "replayed %llu records from %d file(s) in %.2f s (%.0f records/s): %llu events, "
-                "%llu bad, %llu duplicates, %zu incident(s)\n",
+                "%llu bad, %llu duplicates, %zu incident(s)%s\n",
                 (unsigned long long)st.records, argc - optind, secs,
                 secs > 0 ? (double)st.records / secs : 0.0, (unsigned long long)st.decoded,
                 (unsigned long long)(st.decode_errors), (unsigned long long)st.duplicates,
-                out.count);
+                out.count, st.file_errors ? "; some files could not be read" : "");
     }
-    status = 0;
+    /* bad records are data (exit 0); a file that could not be read is a failed replay */
+    struct xf_engine_stats fin;
+    xf_engine_get_stats(e, &fin);
+    status = fin.file_errors ? 1 : 0;
 out:
     xf_engine_destroy(e);
     xf_buf_close(&out.buf);

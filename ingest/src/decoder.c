@@ -141,6 +141,19 @@ out:
     return rc;
 }
 
+/* No raw control characters but tab/CR/LF: text, so not protobuf (whose tags are). */
+static int is_text(const char *p, size_t n)
+{
+    if (n > 256)
+        n = 256;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 && c != '\t' && c != '\r' && c != '\n')
+            return 0;
+    }
+    return 1;
+}
+
 int xf_decode(enum xf_format fmt, const char *data, size_t len, struct xf_event *ev,
               enum xf_format *used, char *err)
 {
@@ -175,6 +188,15 @@ int xf_decode(enum xf_format fmt, const char *data, size_t len, struct xf_event 
             break;
         }
         rc = xf_dec_proto_decode(data, len, ev, err);
+        if (rc && is_text(data + i, len - i)) {
+            /* printable text that is not a JSON object: say so, not "bad protobuf" */
+            int show = (int)(len - i < 20 ? len - i : 20);
+            snprintf(err, XF_ERRMSG_MAX, "not a JSON object (starts with '%.*s')", show,
+                     data + i);
+            for (char *p = err; *p; p++)
+                if ((unsigned char)*p < 0x20)
+                    *p = ' ';
+        }
         break;
     case XF_FMT_PROTO:
         rc = xf_dec_proto_decode(data, len, ev, err);

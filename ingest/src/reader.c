@@ -232,7 +232,26 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Picks the framing from the first byte of the stream (after a UTF-8 BOM). Returns 1 when
+/* Text (JSON lines) never holds raw control characters other than tab, CR and LF; protobuf
+ * field tags (0x12, 0x1a, ...) and small length prefixes are exactly such bytes. Looking at
+ * the whole buffered prefix, not just the first byte, keeps one cut-off or junk first line
+ * from turning a JSON file into "protobuf". */
+static int looks_like_text(struct xf_reader *r)
+{
+    size_t n = r->end - r->start;
+    const unsigned char *p = (const unsigned char *)r->buf + r->start;
+
+    if (n > 4096)
+        n = 4096;
+    if (p[0] == '{' || p[0] == '[')
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 && !is_space((char)p[i]))
+            return 0;
+    return 1;
+}
+
+/* Picks the framing from the first bytes of the stream (after a UTF-8 BOM). Returns 1 when
  * decided, 0 for an empty stream, or a negative error. */
 static int decide_framing(struct xf_reader *r)
 {
@@ -249,10 +268,8 @@ static int decide_framing(struct xf_reader *r)
         r->fr = FR_DELIM;
     else if (r->fmt != XF_FMT_AUTO)
         r->fr = FR_LINES;
-    else {
-        char c = r->buf[r->start];
-        r->fr = (c == '{' || c == '[' || is_space(c)) ? FR_LINES : FR_DELIM;
-    }
+    else
+        r->fr = looks_like_text(r) ? FR_LINES : FR_DELIM;
     return 1;
 }
 
@@ -495,8 +512,14 @@ int xf_reader_open(const char *path, enum xf_format fmt, struct xf_reader **out)
         XF_ERROR("%s: cannot open: %s", path, strerror(errno));
         goto fail;
     }
-    if (fstat(fileno(r->fp), &st) == 0)
+    if (fstat(fileno(r->fp), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            rc = XF_EINVAL;
+            XF_ERROR("%s: is a directory (name the files in it)", path);
+            goto fail;
+        }
         r->total = (uint64_t)st.st_size;
+    }
     got = fread(magic, 1, sizeof magic, r->fp);
     rewind(r->fp);
     if (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {

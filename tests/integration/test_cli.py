@@ -46,9 +46,16 @@ class BadInput(unittest.TestCase):
             self.assertIn("1 bad", p.stderr)
             self.assertIn("50 events", p.stderr)
 
-    def test_a_missing_file_is_reported(self):
-        p = run("replay", "--no-progress", "/nonexistent/x.json", SCENARIO)
+    def test_a_missing_file_is_reported_and_fails_the_replay(self):
+        p = run("replay", "--no-progress", "/nonexistent/x.json", SCENARIO, check=False)
+        self.assertEqual(p.returncode, 1)
         self.assertIn("/nonexistent/x.json: cannot read file", p.stderr)
+        self.assertEqual(len(p.stdout.strip().splitlines()) > 0, True)  # the rest was read
+
+    def test_a_directory_is_refused(self):
+        p = run("replay", "--no-progress", os.path.dirname(SCENARIO), check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("is a directory", p.stderr)
 
 
 class Incidents(unittest.TestCase):
