@@ -39,7 +39,9 @@ int xf_time_parse(const char *s, size_t len, xf_time_t *out)
         digits(s, len, &pos, 2, &mo) || pos >= len || s[pos++] != '-' ||
         digits(s, len, &pos, 2, &d))
         return XF_EPARSE;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
         return XF_EPARSE;
     if (pos < len && (s[pos] == 'T' || s[pos] == ' ' || s[pos] == 't')) {
         pos++;
@@ -77,6 +79,8 @@ int xf_time_parse(const char *s, size_t len, xf_time_t *out)
             if (pos < len && s[pos] == ':')
                 pos++;
             if (pos < len && isdigit((unsigned char)s[pos]) && digits(s, len, &pos, 2, &om))
+                return XF_EPARSE;
+            if (oh > 14 || om > 59)
                 return XF_EPARSE;
             offset_min = sign * (oh * 60 + om);
         }

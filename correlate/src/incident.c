@@ -798,8 +798,10 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
         for (size_t i = cl_off[k]; i < cl.n; i++) {
             struct node *x = &c->nodes[cl.a[i]];
             /* A hub carries no connectivity, except that a detection on the hub itself
-             * belongs with every closure that reaches it. */
-            if (corr_is_hub(c, x) && !x->n_dets)
+             * belongs with every closure that reaches it. Nor does a logon session: a user's
+             * session lasts for days, and two attacks a day apart in it are two incidents
+             * (they still share the session node as context). */
+            if ((corr_is_hub(c, x) || x->kind == K_LOGON) && !x->n_dets)
                 continue;
             if (x->inc == CORR_NONE) {
                 x->inc = (uint32_t)k;
