@@ -800,8 +800,11 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
             /* A hub carries no connectivity, except that a detection on the hub itself
              * belongs with every closure that reaches it. Nor does a logon session: a user's
              * session lasts for days, and two attacks a day apart in it are two incidents
-             * (they still share the session node as context). */
-            if ((corr_is_hub(c, x) || x->kind == K_LOGON) && !x->n_dets)
+             * (they still share the session node as context). Likewise a leaf (an IP, a
+             * host): two intrusions that reach the same C2 address or come from the same
+             * source address are two incidents that share an indicator, not one. */
+            if ((corr_is_hub(c, x) || x->kind == K_LOGON || corr_kinds[x->kind].leaf) &&
+                !x->n_dets)
                 continue;
             if (x->inc == CORR_NONE) {
                 x->inc = (uint32_t)k;

@@ -19,7 +19,7 @@
 const struct kind_info corr_kinds[K__COUNT] = {
     [K_PROC] = {"proc", "process", 1, 0}, [K_FILE] = {"file", "file", 1, 0},
     [K_HASH] = {"hash", "file", 0, 0},    [K_IP] = {"ip", "network", 0, 1},
-    [K_DNS] = {"dns", "dns", 0, 0},       [K_URL] = {"url", "url", 0, 0},
+    [K_DNS] = {"dns", "dns", 0, 1},       [K_URL] = {"url", "url", 0, 1},
     [K_MAIL] = {"mail", "email", 0, 0},   [K_LOGON] = {"logon", "user", 1, 0},
     [K_SVC] = {"svc", "process", 1, 0},   [K_HOST] = {"host", "host", 0, 1},
     [K_ALERT] = {"alert", "alert", 0, 0},
