@@ -1100,6 +1100,14 @@ void xf_correlator_destroy(struct xf_correlator *c)
     xf_free(c);
 }
 
+int xf_correlator_set_rules(struct xf_correlator *c, const struct xf_ruleset *rules)
+{
+    /* detections copy what they keep of a rule (node_add_det), so nothing points into the
+     * old ruleset after this */
+    c->rules = rules;
+    return 0;
+}
+
 int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev)
 {
     char hostkey[256] = "";

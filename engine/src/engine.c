@@ -1,9 +1,11 @@
 /*
- * engine.c - store + rules + correlation + decoding, wired into one replay pipeline.
+ * engine.c - store + rules + correlation + decoding, wired into the one pipeline that replay
+ * and the daemon share (see pipeline.h for the source and hook interface).
  *
- *   reader thread ──batches of raw records──► decode workers (N) ──decoded batches──►
+ *   source thread ──batches of raw records──► decode workers (N) ──decoded batches──►
  *   caller thread: dedup, persist (one time-ordered row per event), correlate, flush
  *
+ * The source is the file reader for replay and the Kafka consumer for the daemon.
  * The one thing to know: batches carry a sequence number and the caller's thread consumes
  * them strictly in that order, so the output is the same whatever the number of workers and
  * however the scheduler interleaves them. Queues are bounded (a fixed pool of batch objects
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pipeline.h"
 #include "xf/engine.h"
 #include "xf/rules.h"
 #include "xf/store.h"
@@ -26,7 +29,7 @@
 #define BATCH_RECORDS 512
 #define CHECKPOINT_EVENTS 4096
 #define PENDING_SLOTS 16384 /* power of two, > 2 * CHECKPOINT_EVENTS */
-#define BATCH_POOL 24
+#define BATCH_POOL_DEFAULT 24
 #define MAX_WORKERS 8
 
 struct record_error {
@@ -37,9 +40,12 @@ struct record_error {
 
 /* One batch of records: raw bytes in, decoded events out. Objects circulate between the free
  * pool, the work queue and the done slots, so their buffers and event arenas are reused. */
-struct batch {
+struct xf_pipe_batch {
     uint64_t seq;
     size_t n;
+    int flags;                         /* XF_PIPE_* */
+    enum xf_format fmt[BATCH_RECORDS]; /* format to decode each record with */
+    struct xf_pipe_meta meta[BATCH_RECORDS];
     struct xf_buf raw;                 /* record bytes, NUL separated */
     size_t off[BATCH_RECORDS];
     size_t len[BATCH_RECORDS];
@@ -53,13 +59,15 @@ struct batch {
     /* reader-side problems that belong at this point of the stream */
     size_t n_reader_errs;
     uint64_t file_errors;
-    int last;                          /* the final batch of the stream */
     int poison;                        /* tells a worker to exit */
 };
 
-/* A bounded FIFO of batch pointers guarded by one mutex. */
+#define batch xf_pipe_batch
+
+/* A bounded FIFO of batch pointers guarded by one mutex (capacity: the pool size). */
 struct queue {
-    struct batch *items[BATCH_POOL + 1];
+    struct batch **items;
+    size_t cap;
     size_t head, count;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -84,47 +92,104 @@ struct xf_engine {
     struct queue free_q, work_q;
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
-    struct batch *done[BATCH_POOL];    /* slot = seq % BATCH_POOL */
+    struct batch **done;               /* slot = seq % pool */
+    size_t pool;                       /* batches in the pool */
+    uint64_t next_seq;                 /* source side: the next batch's number */
     const char *const *files;
     size_t n_files;
     atomic_int stop;
+    const struct xf_pipe_hooks *hooks; /* NULL outside xf_pipe_run */
+    uint64_t consumed_seq;             /* the last batch consumed (+1), for after_commit */
+    uint64_t uncommitted;              /* records consumed since the last checkpoint */
 };
 
-static void queue_init(struct queue *q)
+static int queue_init(struct queue *q, size_t cap)
 {
-    memset(q->items, 0, sizeof q->items);
+    q->items = xf_calloc(cap, sizeof *q->items);
+    if (!q->items)
+        return XF_ENOMEM;
+    q->cap = cap;
     q->head = q->count = 0;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
+    return 0;
 }
 
 static void queue_close(struct queue *q)
 {
+    if (!q->items)
+        return;
+    xf_free(q->items);
+    q->items = NULL;
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
+}
+
+static size_t queue_count(struct queue *q)
+{
+    size_t n;
+
+    pthread_mutex_lock(&q->mu);
+    n = q->count;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void queue_push(struct queue *q, struct batch *b)
 {
     pthread_mutex_lock(&q->mu);
-    q->items[(q->head + q->count) % XF_ARRAY_LEN(q->items)] = b;
+    q->items[(q->head + q->count) % q->cap] = b;
     q->count++;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
 }
 
-static struct batch *queue_pop(struct queue *q)
+/* Pops the oldest batch, waiting up to timeout_ms (-1: forever); NULL on timeout. */
+static struct batch *queue_pop_timed(struct queue *q, int timeout_ms)
 {
-    struct batch *b;
+    struct batch *b = NULL;
+    struct timespec ts;
 
+    if (timeout_ms >= 0)
+        deadline_after(&ts, timeout_ms);
     pthread_mutex_lock(&q->mu);
-    while (q->count == 0)
-        pthread_cond_wait(&q->cv, &q->mu);
-    b = q->items[q->head];
-    q->head = (q->head + 1) % XF_ARRAY_LEN(q->items);
-    q->count--;
+    while (q->count == 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&q->cv, &q->mu);
+        else if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    if (q->count) {
+        b = q->items[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
     pthread_mutex_unlock(&q->mu);
     return b;
+}
+
+static struct batch *queue_pop(struct queue *q)
+{
+    return queue_pop_timed(q, -1);
 }
 
 static struct batch *batch_create(void)
@@ -147,10 +212,10 @@ static void batch_clear(struct batch *b)
         b->errs[i].where = NULL;
     }
     b->n = 0;
+    b->flags = 0;
     b->n_errs = 0;
     b->n_reader_errs = 0;
     b->file_errors = 0;
-    b->last = 0;
     b->poison = 0;
     xf_buf_reset(&b->raw);
     xf_buf_reset(&b->wheres);
@@ -180,15 +245,77 @@ static void batch_add_error(struct batch *b, const char *where, int code, const 
     snprintf(e->msg, sizeof e->msg, "%s", msg);
 }
 
-/* ---- reader thread --------------------------------------------------------------------------- */
+/* ---- the source side (pipeline.h) ---------------------------------------------------------- */
 
-static void *reader_main(void *arg)
+struct xf_pipe_batch *xf_pipe_batch_get(struct xf_engine *e, int timeout_ms)
 {
-    struct xf_engine *e = arg;
-    uint64_t seq = 0;
-    struct batch *b = queue_pop(&e->free_q);
+    struct batch *b = queue_pop_timed(&e->free_q, timeout_ms);
 
-    batch_clear(b);
+    if (b)
+        batch_clear(b);
+    return b;
+}
+
+/* Appends one record and its "where" (NULL: made from meta on error only). */
+static int batch_add_where(struct batch *b, const void *data, size_t len, enum xf_format fmt,
+                           const struct xf_pipe_meta *meta, const char *where)
+{
+    static const struct xf_pipe_meta none = {-1, -1, -1};
+
+    b->off[b->n] = b->raw.len;
+    b->len[b->n] = len;
+    b->where_off[b->n] = where ? b->wheres.len : SIZE_MAX;
+    b->fmt[b->n] = fmt;
+    b->meta[b->n] = meta ? *meta : none;
+    if (xf_buf_append(&b->raw, data, len) || xf_buf_append(&b->raw, "", 1) ||
+        (where && xf_buf_append(&b->wheres, where, strlen(where) + 1)))
+        return XF_ENOMEM;
+    b->n++;
+    return b->n == BATCH_RECORDS || b->n_errs >= BATCH_RECORDS / 2;
+}
+
+int xf_pipe_batch_add(struct xf_pipe_batch *b, const void *data, size_t len, enum xf_format fmt,
+                      const struct xf_pipe_meta *meta)
+{
+    return batch_add_where(b, data, len, fmt, meta, NULL);
+}
+
+size_t xf_pipe_batch_count(const struct xf_pipe_batch *b)
+{
+    return b->n;
+}
+
+uint64_t xf_pipe_batch_submit(struct xf_engine *e, struct xf_pipe_batch *b, int flags)
+{
+    uint64_t seq = e->next_seq++;
+
+    b->seq = seq;
+    b->flags = flags;
+    queue_push(&e->work_q, b);
+    return seq;
+}
+
+size_t xf_pipe_free_count(struct xf_engine *e)
+{
+    return queue_count(&e->free_q);
+}
+
+size_t xf_pipe_pool_size(struct xf_engine *e)
+{
+    return e->pool;
+}
+
+int xf_pipe_stopping(struct xf_engine *e)
+{
+    return e->stop;
+}
+
+/* ---- the file source (replay) ---------------------------------------------------------------- */
+
+static void file_source(struct xf_engine *e, void *ud)
+{
+    struct batch *b = xf_pipe_batch_get(e, -1);
+
     for (size_t f = 0; f < e->n_files && !e->stop; f++) {
         struct xf_reader *r = NULL;
         int rc = xf_reader_open(e->files[f], e->opts.format, &r);
@@ -222,23 +349,17 @@ static void *reader_main(void *arg)
                     break;
                 continue;
             }
-            b->off[b->n] = b->raw.len;
-            b->len[b->n] = len;
-            b->where_off[b->n] = b->wheres.len;
-            if (xf_buf_append(&b->raw, data, len) || xf_buf_append(&b->raw, "", 1) ||
-                xf_buf_append(&b->wheres, where, strlen(where) + 1)) {
+            rc = batch_add_where(b, data, len, e->opts.format, NULL, where);
+            if (rc < 0) {
                 e->fatal = XF_ENOMEM;
                 e->stop = 1;
                 break;
             }
-            b->n++;
-            if (b->n == BATCH_RECORDS || b->n_errs >= BATCH_RECORDS / 2) {
-                b->seq = seq++;
-                queue_push(&e->work_q, b);
-                b = queue_pop(&e->free_q);
-                batch_clear(b);
+            if (rc == 1) {
+                xf_pipe_batch_submit(e, b, 0);
+                b = xf_pipe_batch_get(e, -1);
             }
-            if (e->opts.progress && (seq & 15) == 0 && b->n == 0) {
+            if (e->opts.progress && (e->next_seq & 15) == 0 && b->n == 0) {
                 uint64_t done, total;
                 xf_reader_progress(r, &done, &total);
                 if (total)
@@ -250,13 +371,38 @@ static void *reader_main(void *arg)
     }
     if (e->opts.progress)
         fprintf(stderr, "\r\033[K");
-    b->seq = seq;
-    b->last = 1;
-    queue_push(&e->work_q, b);
+    xf_pipe_batch_submit(e, b, XF_PIPE_LAST);
+}
+
+struct source_arg {
+    struct xf_engine *e;
+    const struct xf_pipe_hooks *h;
+};
+
+static void *source_main(void *arg)
+{
+    struct source_arg *sa = arg;
+
+    sa->h->source(sa->e, sa->h->ud);
     return NULL;
 }
 
 /* ---- decode workers -------------------------------------------------------------------------- */
+
+static void record_where(const struct xf_engine *e, const struct batch *b, size_t i, char *buf,
+                         size_t len)
+{
+    const struct xf_pipe_meta *m = &b->meta[i];
+    const struct xf_pipe_hooks *h = e->hooks;
+
+    if (b->where_off[i] != SIZE_MAX)
+        snprintf(buf, len, "%s", b->wheres.data + b->where_off[i]);
+    else if (h && h->topic_names && m->topic >= 0)
+        snprintf(buf, len, "%s[%d]@%lld", h->topic_names[m->topic], (int)m->partition,
+                 (long long)m->offset);
+    else
+        snprintf(buf, len, "record %zu", i);
+}
 
 static void *worker_main(void *arg)
 {
@@ -269,15 +415,17 @@ static void *worker_main(void *arg)
         for (size_t i = 0; i < b->n; i++) {
             char err[XF_ERRMSG_MAX];
             err[0] = '\0';
-            int rc = xf_decode(e->opts.format, b->raw.data + b->off[i], b->len[i], &b->ev[i],
+            int rc = xf_decode(b->fmt[i], b->raw.data + b->off[i], b->len[i], &b->ev[i],
                                &b->used[i], err);
             b->ok[i] = rc == 0;
-            if (rc)
-                batch_add_error(b, b->wheres.data + b->where_off[i], rc,
-                                err[0] ? err : xf_strerror(rc));
+            if (rc) {
+                char where[512];
+                record_where(e, b, i, where, sizeof where);
+                batch_add_error(b, where, rc, err[0] ? err : xf_strerror(rc));
+            }
         }
         pthread_mutex_lock(&e->done_mu);
-        e->done[b->seq % BATCH_POOL] = b;
+        e->done[b->seq % e->pool] = b;
         pthread_cond_broadcast(&e->done_cv);
         pthread_mutex_unlock(&e->done_mu);
     }
@@ -347,6 +495,7 @@ static int pending_check_add(struct xf_engine *e, const struct xf_event *ev)
  * commits the store batch: after this returns 0, everything fed so far is durable. */
 static int checkpoint(struct xf_engine *e)
 {
+    const struct xf_pipe_hooks *h = e->hooks;
     int rc;
 
     if (!e->store)
@@ -354,10 +503,19 @@ static int checkpoint(struct xf_engine *e)
     if ((rc = xf_correlator_drain_edges(e->corr, on_edge, e)) ||
         (rc = xf_correlator_flush(e->corr, on_incident, on_incident_gone, e)))
         return rc;
+    /* the daemon flushes dead letters and records Kafka offsets here, so they are durable
+     * before (and together with) what they cover */
+    if (h && h->before_commit && (rc = h->before_commit(h->ud, e->sbatch)))
+        return rc;
     rc = xf_store_batch_commit(e->store, e->sbatch);
     if (rc == 0 && e->n_pending) {
         memset(e->pending, 0, PENDING_SLOTS * sizeof(*e->pending));
         e->n_pending = 0;
+    }
+    if (rc == 0) {
+        e->uncommitted = 0;
+        if (h && h->after_commit)
+            h->after_commit(h->ud, e->consumed_seq);
     }
     return rc;
 }
@@ -420,7 +578,12 @@ static int consume_batch(struct xf_engine *e, struct batch *b)
     for (size_t i = 0; i < b->n; i++) {
         e->stats.records++;
         if (!b->ok[i]) {
+            const struct xf_pipe_hooks *h = e->hooks;
             e->stats.decode_errors++;
+            if (h && h->on_bad_record &&
+                (rc = h->on_bad_record(h->ud, &b->meta[i], b->raw.data + b->off[i], b->len[i],
+                                       ei < b->n_errs ? b->errs[ei].msg : "undecodable")))
+                return rc;
             if (ei < b->n_errs)
                 report_error(e, &b->errs[ei++]);
             continue;
@@ -430,17 +593,44 @@ static int consume_batch(struct xf_engine *e, struct batch *b)
         if ((rc = consume_event(e, &b->ev[i])))
             return rc;
     }
-    if (e->store && e->n_pending >= CHECKPOINT_EVENTS)
+    e->uncommitted += b->n;
+    e->consumed_seq = b->seq + 1;
+    if (e->hooks && e->hooks->on_batch && b->n)
+        e->hooks->on_batch(e->hooks->ud, b->meta, b->n);
+    if (e->store && (e->n_pending >= CHECKPOINT_EVENTS || (b->flags & XF_PIPE_CHECKPOINT)))
         return checkpoint(e);
     return 0;
 }
 
-int xf_engine_replay_files(struct xf_engine *e, const char *const *files, size_t n)
+/* Waits for batch seq from the workers; NULL after tick_ms (>0) without it. */
+static struct batch *wait_done(struct xf_engine *e, uint64_t seq, int tick_ms)
 {
-    pthread_t reader, workers[MAX_WORKERS];
-    int n_workers = e->opts.decode_threads;
-    struct batch *pool[BATCH_POOL] = {0};
-    uint64_t next = 0;
+    struct batch *b;
+    struct timespec ts;
+
+    if (tick_ms > 0)
+        deadline_after(&ts, tick_ms);
+    pthread_mutex_lock(&e->done_mu);
+    while (!(b = e->done[seq % e->pool]) || b->seq != seq) {
+        b = NULL;
+        if (tick_ms <= 0)
+            pthread_cond_wait(&e->done_cv, &e->done_mu);
+        else if (pthread_cond_timedwait(&e->done_cv, &e->done_mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    if (b)
+        e->done[seq % e->pool] = NULL;
+    pthread_mutex_unlock(&e->done_mu);
+    return b;
+}
+
+int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
+{
+    pthread_t source, workers[MAX_WORKERS];
+    struct source_arg sa = {e, h};
+    int n_workers = e->opts.decode_threads, started = 0;
+    struct batch **pool = NULL;
+    uint64_t next = 0, last_commit = now_ms();
     int rc = 0;
 
     if (n_workers <= 0) {
@@ -449,40 +639,66 @@ int xf_engine_replay_files(struct xf_engine *e, const char *const *files, size_t
     }
     if (n_workers > MAX_WORKERS)
         n_workers = MAX_WORKERS;
-    for (size_t i = 0; i < BATCH_POOL; i++) {
+    /* a few more than the workers, or the pipeline could not keep every thread busy */
+    e->pool = e->opts.queue_batches > 0 ? (size_t)e->opts.queue_batches : BATCH_POOL_DEFAULT;
+    if (e->pool < (size_t)n_workers + 2)
+        e->pool = (size_t)n_workers + 2;
+    pool = xf_calloc(e->pool, sizeof *pool);
+    e->done = xf_calloc(e->pool, sizeof *e->done);
+    if (!pool || !e->done || queue_init(&e->free_q, e->pool) ||
+        queue_init(&e->work_q, e->pool)) {
+        rc = XF_ENOMEM;
+        goto out_free;
+    }
+    for (size_t i = 0; i < e->pool; i++) {
         pool[i] = batch_create();
         if (!pool[i]) {
             rc = XF_ENOMEM;
             goto out_free;
         }
     }
-    queue_init(&e->free_q);
-    queue_init(&e->work_q);
     pthread_mutex_init(&e->done_mu, NULL);
     pthread_cond_init(&e->done_cv, NULL);
-    memset(e->done, 0, sizeof e->done);
-    for (size_t i = 0; i < BATCH_POOL; i++)
+    for (size_t i = 0; i < e->pool; i++)
         queue_push(&e->free_q, pool[i]);
-    e->files = files;
-    e->n_files = n;
     e->stop = 0;
+    e->next_seq = 0;
+    e->consumed_seq = 0;
+    e->uncommitted = 0;
+    e->hooks = h;
+    started = 1;
 
-    pthread_create(&reader, NULL, reader_main, e);
+    pthread_create(&source, NULL, source_main, &sa);
     for (int i = 0; i < n_workers; i++)
         pthread_create(&workers[i], NULL, worker_main, e);
 
     for (;;) {
-        struct batch *b;
-        pthread_mutex_lock(&e->done_mu);
-        while (!(b = e->done[next % BATCH_POOL]) || b->seq != next)
-            pthread_cond_wait(&e->done_cv, &e->done_mu);
-        e->done[next % BATCH_POOL] = NULL;
-        pthread_mutex_unlock(&e->done_mu);
-        int last = b->last;
+        struct batch *b = wait_done(e, next, h->tick_ms);
+        if (!b) {
+            /* idle: keep latency low by committing what arrived, and let the daemon reload */
+            if (!rc && !e->fatal && h->tick && (rc = h->tick(h->ud)))
+                e->stop = 1;
+            if (!rc && !e->fatal && e->uncommitted && e->store) {
+                if ((rc = checkpoint(e)))
+                    e->stop = 1;
+                last_commit = now_ms();
+            }
+            continue;
+        }
+        int last = b->flags & XF_PIPE_LAST;
         if (!rc && !e->fatal) {
             rc = consume_batch(e, b);
+            if (!rc && (b->flags & XF_PIPE_CHECKPOINT))
+                last_commit = now_ms();
+            if (!rc && h->tick_ms > 0 && e->uncommitted && e->store &&
+                now_ms() - last_commit >= (uint64_t)h->tick_ms) {
+                rc = checkpoint(e);
+                last_commit = now_ms();
+            }
+            if (!rc && h->tick)
+                rc = h->tick(h->ud);
             if (rc) {
-                XF_ERROR("replay stopped: %s", xf_strerror(rc));
+                XF_ERROR("pipeline stopped: %s", xf_strerror(rc));
                 e->stop = 1;
             }
         }
@@ -499,7 +715,7 @@ int xf_engine_replay_files(struct xf_engine *e, const char *const *files, size_t
         end->poison = 1;
         queue_push(&e->work_q, end);
     }
-    pthread_join(reader, NULL);
+    pthread_join(source, NULL);
     for (int i = 0; i < n_workers; i++)
         pthread_join(workers[i], NULL);
     if (!rc && e->fatal)
@@ -508,14 +724,29 @@ int xf_engine_replay_files(struct xf_engine *e, const char *const *files, size_t
         rc = checkpoint(e);
     else
         checkpoint(e);
+out_free:
+    e->hooks = NULL;
+    if (started) {
+        pthread_mutex_destroy(&e->done_mu);
+        pthread_cond_destroy(&e->done_cv);
+    }
     queue_close(&e->free_q);
     queue_close(&e->work_q);
-    pthread_mutex_destroy(&e->done_mu);
-    pthread_cond_destroy(&e->done_cv);
-out_free:
-    for (size_t i = 0; i < BATCH_POOL; i++)
+    for (size_t i = 0; pool && i < e->pool; i++)
         batch_destroy(pool[i]);
+    xf_free(pool);
+    xf_free(e->done);
+    e->done = NULL;
     return rc;
+}
+
+int xf_engine_replay_files(struct xf_engine *e, const char *const *files, size_t n)
+{
+    struct xf_pipe_hooks h = {.source = file_source};
+
+    e->files = files;
+    e->n_files = n;
+    return xf_pipe_run(e, &h);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
@@ -563,6 +794,7 @@ int xf_engine_create(const struct xf_engine_opts *opts, struct xf_engine **out)
     struct xf_correlate_opts copts = {
         .links_path = opts->links_path,
         .rules = e->rules,
+        .lateness_ms = opts->lateness_ms,
     };
     if ((rc = xf_correlator_create(&copts, &e->corr)))
         goto fail;
@@ -613,4 +845,23 @@ void xf_engine_get_stats(struct xf_engine *e, struct xf_engine_stats *out)
 {
     *out = e->stats;
     xf_correlator_get_stats(e->corr, &out->corr);
+}
+
+/* ---- for the daemon (pipeline.h) ----------------------------------------------------------- */
+
+struct xf_store *xf_engine_store(struct xf_engine *e)
+{
+    return e->store;
+}
+
+void xf_engine_swap_rules(struct xf_engine *e, struct xf_ruleset *rules)
+{
+    xf_correlator_set_rules(e->corr, rules);
+    xf_ruleset_destroy(e->rules);
+    e->rules = rules;
+}
+
+size_t xf_engine_rule_count(struct xf_engine *e)
+{
+    return e->rules ? xf_ruleset_count(e->rules) : 0;
 }

@@ -44,6 +44,11 @@ struct xf_correlator;
 int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correlator **out);
 void xf_correlator_destroy(struct xf_correlator *c);
 
+/* Replaces the ruleset (borrowed; NULL: no detections) for events fed from now on. Detections
+ * already made keep their copies of rule ids, titles and tags, so the caller may destroy the
+ * old ruleset as soon as this returns. Used by the daemon's SIGHUP reload. */
+int xf_correlator_set_rules(struct xf_correlator *c, const struct xf_ruleset *rules);
+
 /* Feeds one event (borrowed for the call). Returns 0, 1 when the event id was already seen
  * (nothing changes), or <0 on error. */
 int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev);

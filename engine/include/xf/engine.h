@@ -27,6 +27,8 @@ struct xf_engine_opts {
     FILE *errors;                      /* where per-record errors go (NULL: log) */
     size_t max_errors_shown;           /* 0: 100; errors past this are only counted */
     int sync;                          /* fsync each store batch */
+    int queue_batches;                 /* batches in flight (pool size); 0: 24 */
+    int64_t lateness_ms;               /* correlation lateness; 0: the correlator's default */
 };
 
 struct xf_engine;
