@@ -106,6 +106,10 @@ struct xf_kafka_consumer_stats {
     uint64_t transient_errors;
     uint64_t rebalances;
     uint32_t assigned;       /* partitions assigned now */
+    /* Records skipped because they were gone before they were read (an offset jump, or an
+     * out-of-range reset): retention deleted them. The devbroker does this past ~5 MiB per
+     * partition. Also logged. */
+    uint64_t offset_gaps;
 };
 void xf_kafka_consumer_get_stats(const struct xf_kafka_consumer *c,
                                  struct xf_kafka_consumer_stats *out);
@@ -130,6 +134,22 @@ int xf_kafka_producer_send(struct xf_kafka_producer *p, const char *topic, int32
  * timeout passed first, or XF_EIO when any delivery failed since the last flush (logged). */
 int xf_kafka_producer_flush(struct xf_kafka_producer *p, int timeout_ms);
 
+/* Called once per record when the broker acknowledged it (err 0, offset set) or it failed for
+ * good (err XF_EIO, offset -1). Runs inside send/flush on the producer's thread; topic is
+ * borrowed for the call. */
+typedef void (*xf_kafka_delivery_cb)(const char *topic, int32_t partition, int64_t offset,
+                                     int err, void *ud);
+void xf_kafka_producer_on_delivery(struct xf_kafka_producer *p, xf_kafka_delivery_cb cb,
+                                   void *ud);
+
+struct xf_kafka_producer_stats {
+    uint64_t sent;      /* accepted into the local queue */
+    uint64_t delivered; /* acknowledged by the broker */
+    uint64_t failed;    /* rejected locally or failed delivery */
+};
+void xf_kafka_producer_get_stats(const struct xf_kafka_producer *p,
+                                 struct xf_kafka_producer_stats *out);
+
 /* ---- development broker (librdkafka's mock cluster) ---------------------------------------- */
 
 struct xf_devbroker;
@@ -139,6 +159,10 @@ struct xf_devbroker_opts {
     int partitions;              /* per topic, 1 by default */
     const char *const *topics;   /* created up front; others are auto-created on use */
     size_t n_topics;
+    /* 0: the bootstrap address is the first broker's ephemeral port. Otherwise a forwarder on
+     * 127.0.0.1:port relays to the first broker (the 2.0.2 mock cluster cannot bind a chosen
+     * port); clients learn the real broker ports from the metadata, as with any Kafka. */
+    int port;
 };
 
 /* Starts an in-process mock cluster listening on loopback. Not for production: the mock
