@@ -1,0 +1,792 @@
+/*
+ * daemon.c - `xdrflow run`: the Kafka consumer as the pipeline's source, offsets committed
+ * only once durable, dead letters, rule reload, and /metrics, /healthz, /readyz.
+ *
+ *   consumer thread ── poll ─► batches ─► workers ─► correlating thread ── checkpoint ─┐
+ *        ▲  commit durable offsets (async; sync on revoke and shutdown)               │
+ *        └──────────── durable offsets per partition, published under mu ◄────────────┘
+ *
+ * The one thing to know: the correlating thread publishes, at each store commit, the next
+ * offset of every partition whose records are all durable (processing is in order, so that
+ * is simply the highest consumed offset + 1); only the consumer thread talks to Kafka and it
+ * commits nothing else. Dead letters are flushed to Kafka before the store commit that
+ * covers their offsets, so a crash re-delivers rather than loses them. On revoke the consumer
+ * thread pushes a checkpoint marker through the pipeline, waits until it is durable, and
+ * commits synchronously before letting the partitions go.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "metrics.h"
+#include "pipeline.h"
+#include "xf/api.h"
+#include "xf/daemon.h"
+#include "xf/engine.h"
+#include "xf/kafka.h"
+#include "xf/rules.h"
+#include "xf/store.h"
+
+#define POLL_MAX 512
+#define TICK_MS 200
+#define LAG_EVERY_MS 1000
+
+/* One partition's progress. Offsets are "next to read" (last + 1); -1 means none yet. */
+struct part {
+    int32_t topic;
+    int32_t partition;
+    int64_t pending;   /* consumed by the correlator, not yet durable */
+    int64_t durable;   /* covered by a committed store batch */
+    int64_t committed; /* committed to the group */
+    int64_t lag;       /* from the consumer's cached watermarks; -1 unknown */
+};
+
+/* What the HTTP handlers read: written at each checkpoint under mu. */
+struct snapshot {
+    struct xf_engine_stats eng;
+    struct xf_store_stats store;
+    uint64_t last_checkpoint_ms; /* CLOCK_REALTIME ms; 0 none yet */
+    uint64_t rules_loaded;
+};
+
+struct xf_daemon {
+    struct xf_config cfg;
+    const char *topic_names[XF_MAX_TOPICS];
+    struct xf_engine *eng;
+    struct xf_kafka_consumer *cons;
+    struct xf_kafka_producer *dlq;
+    struct xf_api *api;
+
+    pthread_mutex_t mu; /* guards parts, durable_seq, snap */
+    pthread_cond_t cv;  /* durable_seq moved */
+    struct part *parts;
+    size_t n_parts, cap_parts;
+    uint64_t durable_seq; /* batches with seq < this are durable */
+    struct snapshot snap;
+
+    /* consumer thread only */
+    struct xf_pipe_batch *cur; /* the batch being filled */
+    int in_pipeline;           /* the pipeline runs: revoke must drain through it */
+    /* correlating thread only */
+    size_t dlq_unflushed;
+
+    atomic_int stop_req, reload_req, running, rebuilt;
+    atomic_uint_fast64_t records_in, dead_letters, dlq_failures, pauses, reloads,
+        reload_failures, rebalances, offset_gaps, commits, commit_failures;
+    atomic_uint assigned;
+    atomic_uint queue_depth;
+};
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- partition table (under mu) ----------------------------------------------------------- */
+
+static struct part *part_find(struct xf_daemon *d, int32_t topic, int32_t partition, int add)
+{
+    for (size_t i = 0; i < d->n_parts; i++)
+        if (d->parts[i].topic == topic && d->parts[i].partition == partition)
+            return &d->parts[i];
+    if (!add)
+        return NULL;
+    if (d->n_parts == d->cap_parts) {
+        size_t cap = d->cap_parts ? d->cap_parts * 2 : 16;
+        struct part *p = xf_realloc(d->parts, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        d->parts = p;
+        d->cap_parts = cap;
+    }
+    d->parts[d->n_parts] = (struct part){topic, partition, -1, -1, -1, -1};
+    return &d->parts[d->n_parts++];
+}
+
+static int topic_index(const struct xf_daemon *d, const char *name)
+{
+    for (size_t i = 0; i < d->cfg.n_topics; i++)
+        if (strcmp(d->topic_names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ---- correlating-thread hooks ------------------------------------------------------------- */
+
+static void hook_on_batch(void *ud, const struct xf_pipe_meta *meta, size_t n)
+{
+    struct xf_daemon *d = ud;
+    struct part *p = NULL;
+
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (meta[i].topic < 0)
+            continue;
+        if (!p || p->topic != meta[i].topic || p->partition != meta[i].partition)
+            p = part_find(d, meta[i].topic, meta[i].partition, 1);
+        if (p && meta[i].offset + 1 > p->pending)
+            p->pending = meta[i].offset + 1;
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+static int hook_on_bad_record(void *ud, const struct xf_pipe_meta *m, const char *data,
+                              size_t len, const char *reason)
+{
+    struct xf_daemon *d = ud;
+    char part[16], off[24];
+    struct xf_kafka_header hdrs[4];
+    const char *topic = m->topic >= 0 ? d->topic_names[m->topic] : "";
+    int rc;
+
+    snprintf(part, sizeof part, "%d", (int)m->partition);
+    snprintf(off, sizeof off, "%lld", (long long)m->offset);
+    hdrs[0] = (struct xf_kafka_header){"xdrflow-error", reason, strlen(reason)};
+    hdrs[1] = (struct xf_kafka_header){"xdrflow-source-topic", topic, strlen(topic)};
+    hdrs[2] = (struct xf_kafka_header){"xdrflow-source-partition", part, strlen(part)};
+    hdrs[3] = (struct xf_kafka_header){"xdrflow-source-offset", off, strlen(off)};
+    rc = xf_kafka_producer_send(d->dlq, d->cfg.dead_letter_topic, -1, NULL, 0, data, len, hdrs,
+                                4);
+    if (rc) {
+        /* the record stays in its source topic; its offset is committed anyway, so say so */
+        atomic_fetch_add(&d->dlq_failures, 1);
+        XF_ERROR("dead letter for %s[%s]@%s not queued: %s", topic, part, off, xf_strerror(rc));
+        return 0;
+    }
+    d->dlq_unflushed++;
+    atomic_fetch_add(&d->dead_letters, 1);
+    return 0;
+}
+
+static int hook_before_commit(void *ud, struct xf_store_batch *sb)
+{
+    struct xf_daemon *d = ud;
+    int rc = 0;
+
+    /* dead letters first: their offsets become committable with this batch */
+    while (d->dlq_unflushed) {
+        rc = xf_kafka_producer_flush(d->dlq, 1000);
+        if (rc == 0)
+            break;
+        if (rc == XF_EIO) {
+            atomic_fetch_add(&d->dlq_failures, 1);
+            XF_ERROR("some dead letters could not be delivered (see above); going on");
+            rc = 0;
+            break;
+        }
+        if (atomic_load(&d->stop_req)) {
+            XF_ERROR("dead letters not flushed at shutdown; their records will be re-read");
+            return XF_EAGAIN;
+        }
+        XF_WARN("dead-letter topic not reachable yet; holding the checkpoint");
+    }
+    d->dlq_unflushed = 0;
+    /* the offsets travel with the data they cover (for operators; the group's committed
+     * offsets stay the source of truth) */
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < d->n_parts && !rc; i++) {
+        const struct part *p = &d->parts[i];
+        char key[256], val[24];
+        if (p->pending < 0 || p->pending == p->durable)
+            continue;
+        snprintf(key, sizeof key, "kafka.offset/%s/%d", d->topic_names[p->topic],
+                 (int)p->partition);
+        snprintf(val, sizeof val, "%lld", (long long)p->pending);
+        rc = xf_store_batch_put_meta(sb, key, val, strlen(val));
+    }
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
+static void hook_after_commit(void *ud, uint64_t seq)
+{
+    struct xf_daemon *d = ud;
+    struct xf_engine_stats es;
+    struct xf_store_stats ss;
+
+    xf_engine_get_stats(d->eng, &es);
+    xf_store_get_stats(xf_engine_store(d->eng), &ss);
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < d->n_parts; i++)
+        d->parts[i].durable = d->parts[i].pending;
+    if (seq > d->durable_seq)
+        d->durable_seq = seq;
+    d->snap.eng = es;
+    d->snap.store = ss;
+    d->snap.last_checkpoint_ms = wall_ms();
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* SIGHUP: load the rules anew; swap only if they load without a single error. */
+static void reload_rules(struct xf_daemon *d)
+{
+    struct xf_rule_errors errs = {0};
+    struct xf_ruleset *rs = NULL;
+    const char *def[1];
+    const char *const *paths = (const char *const *)d->cfg.rule_paths;
+    size_t n = d->cfg.n_rule_paths;
+    int rc;
+
+    if (!n) {
+        def[0] = xf_rules_default_dir();
+        paths = def;
+        n = 1;
+    }
+    rc = xf_ruleset_load(paths, n, &rs, &errs);
+    for (size_t i = 0; i < errs.count; i++)
+        XF_ERROR("rule reload: %s:%d: %s", errs.items[i].file, errs.items[i].line,
+                 errs.items[i].message);
+    if (rc || errs.count) {
+        XF_ERROR("rule reload failed (%s); keeping the %zu rules loaded before",
+                 rc ? xf_strerror(rc) : "errors above", xf_engine_rule_count(d->eng));
+        atomic_fetch_add(&d->reload_failures, 1);
+        xf_ruleset_destroy(rs);
+    } else {
+        xf_engine_swap_rules(d->eng, rs);
+        atomic_fetch_add(&d->reloads, 1);
+        XF_INFO("rules reloaded: %zu rules", xf_engine_rule_count(d->eng));
+        pthread_mutex_lock(&d->mu);
+        d->snap.rules_loaded = xf_engine_rule_count(d->eng);
+        pthread_mutex_unlock(&d->mu);
+    }
+    xf_rule_errors_close(&errs);
+}
+
+static int hook_tick(void *ud)
+{
+    struct xf_daemon *d = ud;
+
+    if (atomic_exchange(&d->reload_req, 0))
+        reload_rules(d);
+    return 0;
+}
+
+/* ---- the consumer thread ------------------------------------------------------------------ */
+
+/* Commits every durable offset not committed yet. */
+static int commit_durable(struct xf_daemon *d, int sync)
+{
+    struct xf_kafka_offset *offs = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    pthread_mutex_lock(&d->mu);
+    if (d->n_parts)
+        offs = xf_calloc(d->n_parts, sizeof *offs);
+    for (size_t i = 0; offs && i < d->n_parts; i++) {
+        const struct part *p = &d->parts[i];
+        if (p->durable > p->committed)
+            offs[n++] = (struct xf_kafka_offset){d->topic_names[p->topic], p->partition,
+                                                 p->durable};
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (n)
+        rc = xf_kafka_consumer_commit(d->cons, offs, n, sync);
+    if (n && rc == 0) {
+        atomic_fetch_add(&d->commits, 1);
+        pthread_mutex_lock(&d->mu);
+        for (size_t i = 0; i < n; i++) {
+            struct part *p = part_find(d, topic_index(d, offs[i].topic), offs[i].partition, 0);
+            if (p && offs[i].offset > p->committed)
+                p->committed = offs[i].offset;
+        }
+        pthread_mutex_unlock(&d->mu);
+    } else if (n) {
+        atomic_fetch_add(&d->commit_failures, 1);
+        XF_WARN("offset commit failed: %s (retried at the next checkpoint)", xf_strerror(rc));
+    }
+    xf_free(offs);
+    return rc;
+}
+
+/* Pushes whatever is being filled through the pipeline with a checkpoint and waits until it
+ * is durable. Returns 0, or XF_EAGAIN when the pipeline stopped first. */
+static int drain_to_durable(struct xf_daemon *d)
+{
+    struct xf_pipe_batch *b = d->cur ? d->cur : xf_pipe_batch_get(d->eng, -1);
+    uint64_t seq;
+    int rc = 0;
+
+    d->cur = NULL;
+    seq = xf_pipe_batch_submit(d->eng, b, XF_PIPE_CHECKPOINT);
+    pthread_mutex_lock(&d->mu);
+    while (d->durable_seq <= seq) {
+        struct timespec ts;
+        if (xf_pipe_stopping(d->eng)) {
+            rc = XF_EAGAIN;
+            break;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
+static void on_rebalance(enum xf_kafka_rebalance what, const struct xf_kafka_tp *tps, size_t n,
+                         void *ud)
+{
+    struct xf_daemon *d = ud;
+
+    atomic_fetch_add(&d->rebalances, 1);
+    if (what == XF_KAFKA_ASSIGN) {
+        XF_INFO("assigned %zu partitions", n);
+        pthread_mutex_lock(&d->mu);
+        for (size_t i = 0; i < n; i++) {
+            int t = topic_index(d, tps[i].topic);
+            if (t >= 0)
+                part_find(d, t, tps[i].partition, 1);
+        }
+        pthread_mutex_unlock(&d->mu);
+        return;
+    }
+    XF_INFO("revoking %zu partitions: making consumed records durable first", n);
+    if (d->in_pipeline && drain_to_durable(d))
+        XF_WARN("pipeline stopped before the revoke; uncommitted records will be re-read");
+    commit_durable(d, 1);
+    /* forget them: if they come back, the group's committed offset is the truth, and an old
+     * entry here must never commit backwards over another member's progress */
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < n; i++) {
+        int t = topic_index(d, tps[i].topic);
+        struct part *p = t >= 0 ? part_find(d, t, tps[i].partition, 0) : NULL;
+        if (p) {
+            *p = d->parts[d->n_parts - 1];
+            d->n_parts--;
+        }
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void on_lag(const char *topic, int32_t partition, int64_t lag, void *ud)
+{
+    struct xf_daemon *d = ud;
+    int t = topic_index(d, topic);
+    struct part *p;
+
+    if (t < 0)
+        return;
+    p = part_find(d, t, partition, 1);
+    if (p)
+        p->lag = lag;
+}
+
+/* The record's format: its content-type header wins over the topic's configured format. */
+static enum xf_format record_format(const struct xf_daemon *d, int topic, const char *ctype)
+{
+    enum xf_format f;
+
+    if (ctype) {
+        if (strstr(ctype, "protobuf") || strcmp(ctype, "proto") == 0)
+            return XF_FMT_PROTO;
+        if (xf_format_from_name(ctype, &f) == 0)
+            return f;
+        if (strstr(ctype, "ecs"))
+            return XF_FMT_ECS;
+        if (strstr(ctype, "sysmon"))
+            return XF_FMT_SYSMON;
+        if (strstr(ctype, "winevt"))
+            return XF_FMT_WINEVT;
+    }
+    return topic >= 0 ? d->cfg.topics[topic].format : XF_FMT_AUTO;
+}
+
+static void kafka_source(struct xf_engine *e, void *ud)
+{
+    struct xf_daemon *d = ud;
+    struct xf_kafka_record recs[POLL_MAX];
+    struct xf_kafka_consumer_stats cs;
+    size_t pool = xf_pipe_pool_size(e);
+    uint64_t last_lag = 0;
+    int paused = 0;
+
+    d->in_pipeline = 1;
+    while (!atomic_load(&d->stop_req) && !xf_pipe_stopping(e)) {
+        size_t n = 0, room, free_now;
+        int rc;
+
+        free_now = xf_pipe_free_count(e);
+        atomic_store(&d->queue_depth, (unsigned)(pool - free_now));
+        if (!d->cur)
+            d->cur = xf_pipe_batch_get(e, 0);
+        if (!d->cur) {
+            /* every batch is in flight: stop fetching so librdkafka's queue does not grow */
+            if (!paused && xf_kafka_consumer_pause(d->cons) == 0) {
+                paused = 1;
+                atomic_fetch_add(&d->pauses, 1);
+            }
+            d->cur = xf_pipe_batch_get(e, 100);
+            continue;
+        }
+        if (paused && free_now + 1 >= pool / 2) {
+            xf_kafka_consumer_resume(d->cons);
+            paused = 0;
+        }
+        room = POLL_MAX - xf_pipe_batch_count(d->cur);
+        rc = xf_kafka_consumer_poll(d->cons, recs, room,
+                                    &n, xf_pipe_batch_count(d->cur) ? 5 : 100);
+        if (rc) {
+            XF_ERROR("consumer failed: %s", xf_strerror(rc));
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int t = topic_index(d, recs[i].topic);
+            struct xf_pipe_meta m = {t, recs[i].partition, recs[i].offset};
+            if (!d->cur)
+                d->cur = xf_pipe_batch_get(e, -1);
+            rc = xf_pipe_batch_add(d->cur, recs[i].value, recs[i].len,
+                                   record_format(d, t, recs[i].content_type), &m);
+            if (rc < 0) {
+                XF_ERROR("out of memory filling a batch");
+                atomic_store(&d->stop_req, 1);
+                break;
+            }
+            if (rc == 1) {
+                xf_pipe_batch_submit(e, d->cur, 0);
+                d->cur = NULL;
+            }
+        }
+        atomic_fetch_add(&d->records_in, n);
+        /* nothing more right now: send the partial batch on, latency matters more here */
+        if (n == 0 && d->cur && xf_pipe_batch_count(d->cur)) {
+            xf_pipe_batch_submit(e, d->cur, 0);
+            d->cur = NULL;
+        }
+        commit_durable(d, 0);
+        xf_kafka_consumer_get_stats(d->cons, &cs);
+        atomic_store(&d->assigned, cs.assigned);
+        atomic_store(&d->offset_gaps, cs.offset_gaps);
+        if (wall_ms() - last_lag >= LAG_EVERY_MS) {
+            last_lag = wall_ms();
+            pthread_mutex_lock(&d->mu);
+            xf_kafka_consumer_lag(d->cons, on_lag, d);
+            pthread_mutex_unlock(&d->mu);
+        }
+    }
+    /* shutdown: everything polled goes through, becomes durable, and is committed */
+    if (drain_to_durable(d) == 0)
+        commit_durable(d, 1);
+    d->in_pipeline = 0;
+    xf_pipe_batch_submit(e, xf_pipe_batch_get(e, -1), XF_PIPE_LAST);
+}
+
+/* ---- HTTP --------------------------------------------------------------------------------- */
+
+static int metrics_write(struct xf_daemon *d, struct xf_buf *b)
+{
+    static const char *const fmt_names[XF_FMT__COUNT] = {"auto", "ecs", "sysmon", "winevt",
+                                                         "proto"};
+    struct snapshot s;
+    struct part *parts = NULL;
+    size_t n = 0;
+    double age;
+    int rc = 0;
+
+    pthread_mutex_lock(&d->mu);
+    s = d->snap;
+    if (d->n_parts && (parts = xf_calloc(d->n_parts, sizeof *parts))) {
+        memcpy(parts, d->parts, d->n_parts * sizeof *parts);
+        n = d->n_parts;
+    }
+    pthread_mutex_unlock(&d->mu);
+
+    rc |= xf_prom_header(b, "xdrflow_consumer_lag", "gauge",
+                         "Records behind the high watermark, per partition (-1 unknown).");
+    for (size_t i = 0; i < n; i++) {
+        char part[16];
+        const char *labels[4] = {"topic", d->topic_names[parts[i].topic], "partition", part};
+        snprintf(part, sizeof part, "%d", (int)parts[i].partition);
+        rc |= xf_prom_sample(b, "xdrflow_consumer_lag", labels, 2, (double)parts[i].lag);
+    }
+    rc |= xf_prom_header(b, "xdrflow_committed_offset", "gauge",
+                         "Next offset committed to the group, per partition.");
+    for (size_t i = 0; i < n; i++) {
+        char part[16];
+        const char *labels[4] = {"topic", d->topic_names[parts[i].topic], "partition", part};
+        snprintf(part, sizeof part, "%d", (int)parts[i].partition);
+        rc |= xf_prom_sample(b, "xdrflow_committed_offset", labels, 2,
+                             (double)parts[i].committed);
+    }
+    xf_free(parts);
+    rc |= xf_prom_metric(b, "xdrflow_records_in_total", "counter",
+                         "Records polled from Kafka.", (double)atomic_load(&d->records_in));
+    rc |= xf_prom_header(b, "xdrflow_events_decoded_total", "counter",
+                         "Records decoded into events, by decoder.");
+    for (int f = 1; f < XF_FMT__COUNT; f++) {
+        const char *labels[2] = {"decoder", fmt_names[f]};
+        rc |= xf_prom_sample(b, "xdrflow_events_decoded_total", labels, 1,
+                             (double)s.eng.by_format[f]);
+    }
+    rc |= xf_prom_metric(b, "xdrflow_decode_errors_total", "counter",
+                         "Records that did not decode.", (double)s.eng.decode_errors);
+    rc |= xf_prom_metric(b, "xdrflow_dead_letters_total", "counter",
+                         "Records sent to the dead-letter topic.",
+                         (double)atomic_load(&d->dead_letters));
+    rc |= xf_prom_metric(b, "xdrflow_dead_letter_failures_total", "counter",
+                         "Dead letters that could not be queued or delivered.",
+                         (double)atomic_load(&d->dlq_failures));
+    rc |= xf_prom_metric(b, "xdrflow_duplicates_total", "counter",
+                         "Events dropped because their id was already stored.",
+                         (double)s.eng.duplicates);
+    rc |= xf_prom_metric(b, "xdrflow_queue_batches", "gauge",
+                         "Batches in flight between the consumer and the correlator.",
+                         (double)atomic_load(&d->queue_depth));
+    rc |= xf_prom_metric(b, "xdrflow_pauses_total", "counter",
+                         "Times the partitions were paused because every batch was in flight.",
+                         (double)atomic_load(&d->pauses));
+    rc |= xf_prom_metric(b, "xdrflow_rebalances_total", "counter", "Assignments and revokes.",
+                         (double)atomic_load(&d->rebalances));
+    rc |= xf_prom_metric(b, "xdrflow_assigned_partitions", "gauge",
+                         "Partitions assigned to this instance.",
+                         (double)atomic_load(&d->assigned));
+    rc |= xf_prom_metric(b, "xdrflow_offset_gaps_total", "counter",
+                         "Records gone (retention) before they were read.",
+                         (double)atomic_load(&d->offset_gaps));
+    rc |= xf_prom_metric(b, "xdrflow_offset_commits_total", "counter",
+                         "Offset commits to the group.", (double)atomic_load(&d->commits));
+    rc |= xf_prom_metric(b, "xdrflow_offset_commit_failures_total", "counter",
+                         "Offset commits that failed (retried).",
+                         (double)atomic_load(&d->commit_failures));
+    rc |= xf_prom_metric(b, "xdrflow_store_events_written_total", "counter",
+                         "Events written to RocksDB.", (double)s.store.events_written);
+    rc |= xf_prom_metric(b, "xdrflow_store_keys", "gauge",
+                         "RocksDB's estimate of keys over all column families.",
+                         (double)s.store.estimate_num_keys);
+    rc |= xf_prom_metric(b, "xdrflow_store_sst_bytes", "gauge", "RocksDB SST file bytes.",
+                         (double)s.store.sst_bytes);
+    rc |= xf_prom_metric(b, "xdrflow_correlation_nodes", "gauge", "Graph nodes in memory.",
+                         (double)s.eng.corr.nodes);
+    rc |= xf_prom_metric(b, "xdrflow_correlation_edges", "gauge", "Graph edges in memory.",
+                         (double)s.eng.corr.edges);
+    rc |= xf_prom_metric(b, "xdrflow_correlation_hubs", "gauge",
+                         "Nodes linked so often they no longer carry connectivity.",
+                         (double)s.eng.corr.hubs);
+    rc |= xf_prom_metric(b, "xdrflow_correlation_pending", "gauge",
+                         "Windowed-join entries waiting for a partner.",
+                         (double)s.eng.corr.pending);
+    rc |= xf_prom_metric(b, "xdrflow_correlation_evicted_total", "counter",
+                         "Nodes and join entries dropped behind the watermark.",
+                         (double)s.eng.corr.evicted);
+    rc |= xf_prom_metric(b, "xdrflow_incidents", "gauge", "Incidents currently open.",
+                         (double)s.eng.corr.incidents);
+    rc |= xf_prom_metric(b, "xdrflow_detections_total", "counter", "Rule and alert detections.",
+                         (double)s.eng.corr.detections);
+    age = s.last_checkpoint_ms ? (double)(wall_ms() - s.last_checkpoint_ms) / 1000.0 : -1;
+    rc |= xf_prom_metric(b, "xdrflow_last_checkpoint_age_seconds", "gauge",
+                         "Seconds since the last durable checkpoint (-1 none yet).", age);
+    rc |= xf_prom_metric(b, "xdrflow_rules_loaded", "gauge", "Sigma rules in use.",
+                         (double)s.rules_loaded);
+    rc |= xf_prom_metric(b, "xdrflow_rule_reloads_total", "counter", "Successful rule reloads.",
+                         (double)atomic_load(&d->reloads));
+    rc |= xf_prom_metric(b, "xdrflow_rule_reload_failures_total", "counter",
+                         "Rule reloads rejected (the old rules stayed).",
+                         (double)atomic_load(&d->reload_failures));
+    return rc ? XF_ENOMEM : 0;
+}
+
+static int h_metrics(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return metrics_write(ud, &resp->body);
+}
+
+static int h_healthz(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    struct xf_daemon *d = ud;
+
+    if (!atomic_load(&d->running)) {
+        resp->status = 503;
+        return xf_buf_appends(&resp->body, "{\"status\":\"stopping\"}");
+    }
+    return xf_buf_appends(&resp->body, "{\"status\":\"ok\"}");
+}
+
+static int h_readyz(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    struct xf_daemon *d = ud;
+    const char *reason = NULL;
+
+    if (!atomic_load(&d->rebuilt))
+        reason = "correlation state not rebuilt yet";
+    else if (!atomic_load(&d->running))
+        reason = "not consuming";
+    else if (atomic_load(&d->assigned) == 0)
+        reason = "no partitions assigned";
+    if (reason) {
+        resp->status = 503;
+        return xf_buf_appendf(&resp->body, "{\"status\":\"not ready\",\"reason\":\"%s\"}",
+                              reason);
+    }
+    return xf_buf_appends(&resp->body, "{\"status\":\"ready\"}");
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+int xf_daemon_create(const struct xf_config *cfg, struct xf_daemon **out)
+{
+    struct xf_daemon *d = xf_calloc(1, sizeof *d);
+    int rc;
+
+    if (!d)
+        return XF_ENOMEM;
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    if ((rc = xf_config_copy(&d->cfg, cfg))) {
+        xf_free(d);
+        return rc;
+    }
+    for (size_t i = 0; i < d->cfg.n_topics; i++)
+        d->topic_names[i] = d->cfg.topics[i].name;
+
+    struct xf_engine_opts eo = {
+        .db_path = d->cfg.store_path,
+        .rule_paths = (const char *const *)d->cfg.rule_paths,
+        .n_rule_paths = d->cfg.n_rule_paths,
+        .links_path = d->cfg.links_path,
+        .decode_threads = d->cfg.decode_threads,
+        .sync = d->cfg.store_sync,
+        .queue_batches = d->cfg.queue_batches,
+        .lateness_ms = d->cfg.lateness_ms,
+        .max_errors_shown = 1000,
+    };
+    XF_INFO("opening %s and rebuilding correlation state", d->cfg.store_path);
+    if ((rc = xf_engine_create(&eo, &d->eng)))
+        goto fail;
+    atomic_store(&d->rebuilt, 1);
+    {
+        struct xf_engine_stats es;
+        xf_engine_get_stats(d->eng, &es);
+        d->snap.eng = es;
+        d->snap.rules_loaded = xf_engine_rule_count(d->eng);
+        xf_store_get_stats(xf_engine_store(d->eng), &d->snap.store);
+    }
+
+    if ((rc = xf_kafka_producer_create(d->cfg.brokers, (const char *const *)d->cfg.kafka_props,
+                                       d->cfg.n_kafka_props, &d->dlq)))
+        goto fail;
+    struct xf_kafka_consumer_opts co = {
+        .brokers = d->cfg.brokers,
+        .group = d->cfg.group,
+        .topics = d->topic_names,
+        .n_topics = d->cfg.n_topics,
+        .props = (const char *const *)d->cfg.kafka_props,
+        .n_props = d->cfg.n_kafka_props,
+        .rebalance = on_rebalance,
+        .ud = d,
+    };
+    if ((rc = xf_kafka_consumer_create(&co, &d->cons)))
+        goto fail;
+
+    if (d->cfg.api_listen && d->cfg.api_listen[0]) {
+        const struct xf_http_route routes[] = {
+            {"GET", "/metrics", h_metrics, d},
+            {"GET", "/healthz", h_healthz, d},
+            {"GET", "/readyz", h_readyz, d},
+        };
+        struct xf_api_opts ao = {.listen = d->cfg.api_listen};
+        if ((rc = xf_api_start(&ao, routes, XF_ARRAY_LEN(routes), &d->api)))
+            goto fail;
+        XF_INFO("listening on %s (port %d): /metrics /healthz /readyz", d->cfg.api_listen,
+                xf_api_port(d->api));
+    }
+    *out = d;
+    return 0;
+fail:
+    xf_daemon_destroy(d);
+    return rc;
+}
+
+int xf_daemon_run(struct xf_daemon *d)
+{
+    struct xf_pipe_hooks h = {
+        .ud = d,
+        .source = kafka_source,
+        .on_batch = hook_on_batch,
+        .on_bad_record = hook_on_bad_record,
+        .before_commit = hook_before_commit,
+        .after_commit = hook_after_commit,
+        .tick = hook_tick,
+        .tick_ms = TICK_MS,
+        .topic_names = d->topic_names,
+    };
+    int rc;
+
+    atomic_store(&d->running, 1);
+    XF_INFO("consuming %zu topics as group %s from %s", d->cfg.n_topics, d->cfg.group,
+            d->cfg.brokers);
+    rc = xf_pipe_run(d->eng, &h);
+    atomic_store(&d->running, 0);
+    /* leaving the group revokes through the callback, which commits what is durable */
+    xf_kafka_consumer_destroy(d->cons);
+    d->cons = NULL;
+    if (xf_kafka_producer_flush(d->dlq, 10000))
+        XF_WARN("dead-letter producer not fully flushed at exit");
+    XF_INFO("stopped%s%s", rc ? ": " : "", rc ? xf_strerror(rc) : "");
+    return rc;
+}
+
+void xf_daemon_stop(struct xf_daemon *d)
+{
+    atomic_store(&d->stop_req, 1);
+}
+
+void xf_daemon_reload(struct xf_daemon *d)
+{
+    atomic_store(&d->reload_req, 1);
+}
+
+static struct xf_daemon *volatile signal_target;
+
+static void on_signal(int sig)
+{
+    struct xf_daemon *d = signal_target;
+
+    if (!d)
+        return;
+    if (sig == SIGHUP)
+        xf_daemon_reload(d);
+    else
+        xf_daemon_stop(d);
+}
+
+int xf_daemon_install_signals(struct xf_daemon *d)
+{
+    struct sigaction sa;
+
+    signal_target = d;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL) ||
+        sigaction(SIGHUP, &sa, NULL))
+        return XF_EIO;
+    return 0;
+}
+
+void xf_daemon_destroy(struct xf_daemon *d)
+{
+    if (!d)
+        return;
+    if (signal_target == d)
+        signal_target = NULL;
+    xf_api_stop(d->api);
+    xf_kafka_consumer_destroy(d->cons);
+    xf_kafka_producer_destroy(d->dlq);
+    xf_engine_destroy(d->eng);
+    xf_free(d->parts);
+    xf_config_close(&d->cfg);
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+    xf_free(d);
+}
