@@ -134,6 +134,59 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
         XF_DEBUG("kafka: %s: %s", fac, buf);
 }
 
+/* ---- content type ------------------------------------------------------------------------- */
+
+static const struct {
+    const char *ct;
+    enum xf_format fmt;
+} content_types[] = {
+    {"application/x-protobuf", XF_FMT_PROTO},
+    {"application/protobuf", XF_FMT_PROTO},
+    {"application/vnd.google.protobuf", XF_FMT_PROTO},
+    {"application/octet-stream", XF_FMT_PROTO},
+    {"application/json", XF_FMT_AUTO},
+    {"application/x-ndjson", XF_FMT_AUTO},
+    {"application/jsonlines", XF_FMT_AUTO},
+    {"text/json", XF_FMT_AUTO},
+};
+
+int xf_kafka_content_type_format(const char *ct, enum xf_format *out)
+{
+    char buf[CT_MAX];
+    size_t n = 0;
+
+    if (!ct)
+        return XF_EFORMAT;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    while (ct[n] && ct[n] != ';' && n < sizeof(buf) - 1) {
+        buf[n] = ct[n];
+        n++;
+    }
+    while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    buf[n] = '\0';
+    xf_str_lower(buf);
+    if (xf_format_from_name(buf, out) == 0)
+        return 0;
+    for (size_t i = 0; i < XF_ARRAY_LEN(content_types); i++)
+        if (strcmp(buf, content_types[i].ct) == 0) {
+            *out = content_types[i].fmt;
+            return 0;
+        }
+    /* application/<format>+json and application/x-<format>+json */
+    if (strncmp(buf, "application/", 12) == 0 && n > 17 && strcmp(buf + n - 5, "+json") == 0) {
+        char *name = buf + 12;
+
+        if (strncmp(name, "x-", 2) == 0)
+            name += 2;
+        buf[n - 5] = '\0';
+        if (strcmp(name, "proto") != 0 && xf_format_from_name(name, out) == 0)
+            return 0;
+    }
+    return XF_EFORMAT;
+}
+
 /* ---- consumer ------------------------------------------------------------------------------ */
 
 /* Where each assigned partition's next record should be, to notice offset gaps. */

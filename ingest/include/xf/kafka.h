@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "xf/core.h"
+#include "xf/ingest.h"
 
 /* ---- records ------------------------------------------------------------------------------- */
 
@@ -35,6 +36,15 @@ struct xf_kafka_record {
     size_t len;
     const char *content_type;  /* the "content-type" header, NUL-terminated copy, or NULL */
 };
+
+/* Maps a record's content-type header to an input format. Accepted (case-insensitive; any
+ * ";param" is ignored): the format names "auto", "ecs", "sysmon", "winevt", "proto";
+ * application/x-protobuf, application/protobuf, application/vnd.google.protobuf and
+ * application/octet-stream -> proto; application/json, application/x-ndjson,
+ * application/jsonlines, text/json -> auto (the record is probed); application/ecs+json,
+ * application/sysmon+json, application/winevt+json (also with "x-") -> that format.
+ * Returns 0 and *out, or XF_EFORMAT (the caller keeps the topic's format). */
+int xf_kafka_content_type_format(const char *ct, enum xf_format *out);
 
 /* ---- consumer ------------------------------------------------------------------------------ */
 

@@ -461,6 +461,26 @@ static void unknown_property_is_a_config_error(void **state)
     assert_null(p);
 }
 
+static void content_types_map_to_formats(void **state)
+{
+    enum xf_format f = XF_FMT__COUNT;
+
+    (void)state;
+    assert_int_equal(xf_kafka_content_type_format("application/x-protobuf", &f), 0);
+    assert_int_equal(f, XF_FMT_PROTO);
+    assert_int_equal(xf_kafka_content_type_format("Application/JSON; charset=utf-8", &f), 0);
+    assert_int_equal(f, XF_FMT_AUTO);
+    assert_int_equal(xf_kafka_content_type_format("sysmon", &f), 0);
+    assert_int_equal(f, XF_FMT_SYSMON);
+    assert_int_equal(xf_kafka_content_type_format("application/x-ecs+json", &f), 0);
+    assert_int_equal(f, XF_FMT_ECS);
+    assert_int_equal(xf_kafka_content_type_format("application/winevt+json", &f), 0);
+    assert_int_equal(f, XF_FMT_WINEVT);
+    assert_int_equal(xf_kafka_content_type_format("text/csv", &f), XF_EFORMAT);
+    assert_int_equal(xf_kafka_content_type_format("application/proto+json", &f), XF_EFORMAT);
+    assert_int_equal(xf_kafka_content_type_format(NULL, &f), XF_EFORMAT);
+}
+
 /* Incompressible payloads, so the devbroker's ~5 MiB retention is reached quickly. */
 static void fill(struct xf_kafka_producer *p, const char *topic, int from, int to)
 {
@@ -525,6 +545,7 @@ int main(void)
         cmocka_unit_test(rebalance_callback_sees_assign_and_revoke),
         cmocka_unit_test(fixed_port_forwarder_serves_producer_and_consumer),
         cmocka_unit_test(unknown_property_is_a_config_error),
+        cmocka_unit_test(content_types_map_to_formats),
         cmocka_unit_test(records_deleted_by_devbroker_retention_are_counted),
     };
 
