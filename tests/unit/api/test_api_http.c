@@ -5,6 +5,8 @@
  * Each test starts and stops its own server, so nothing listens after the test and tests do
  * not share state. Every request has a 10 s curl timeout, so a hang fails instead of blocking.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -198,6 +204,42 @@ static int request(int port, const char *method, const char *path, const char *b
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     return cc == CURLE_OK ? 0 : -1;
+}
+
+/* Sends raw bytes, half-closes, and reads until the server closes (or 5 s pass). Returns the
+ * seconds it took until EOF, or -1 on a socket error or a timeout. */
+static double raw_exchange(int port, const char *req, struct xf_buf *out)
+{
+    struct sockaddr_in a;
+    struct timeval tv = {5, 0};
+    struct timespec t0;
+    struct timespec t1;
+    char buf[1024];
+    ssize_t n;
+    double secs = -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
+        goto out;
+    shutdown(fd, SHUT_WR);
+    while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+        xf_buf_append(out, buf, (size_t)n);
+    if (n < 0)
+        goto out; /* timed out: the server never closed */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+out:
+    close(fd);
+    return secs;
 }
 
 /* ---- fixture ------------------------------------------------------------------------------- */
@@ -432,6 +474,52 @@ static void test_handler_written_error_keeps_its_status(void **state)
     reply_close(&r);
 }
 
+static void test_half_closed_keepalive_connection_is_closed_at_once(void **state)
+{
+    struct xf_buf out;
+    double secs;
+
+    xf_buf_init(&out);
+    secs = raw_exchange(port_of(state), "GET /items/stats HTTP/1.1\r\nHost: t\r\n\r\n", &out);
+    assert_true(secs >= 0 && secs < 2.0);
+    assert_non_null(out.data);
+    assert_memory_equal(out.data, "HTTP/1.1 200 OK\r\n", 17);
+    assert_non_null(strstr(out.data, "\r\n\r\nliteral"));
+    xf_buf_close(&out);
+}
+
+static void test_expect_continue_over_limit_gets_413_without_100(void **state)
+{
+    struct xf_buf out;
+
+    xf_buf_init(&out);
+    assert_true(raw_exchange(port_of(state),
+                             "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n"
+                             "Expect: 100-continue\r\n\r\n",
+                             &out) >= 0);
+    assert_non_null(out.data);
+    assert_memory_equal(out.data, "HTTP/1.1 413 ", 13);
+    assert_null(strstr(out.data, "100 Continue"));
+    assert_non_null(strstr(out.data, too_large));
+    xf_buf_close(&out);
+}
+
+static void test_garbage_request_line_gets_400_and_server_keeps_serving(void **state)
+{
+    struct xf_buf out;
+    struct reply r;
+
+    xf_buf_init(&out);
+    assert_true(raw_exchange(port_of(state), "\x01\xff GARBAGE\r\n\r\n", &out) >= 0);
+    assert_non_null(out.data);
+    assert_memory_equal(out.data, "HTTP/1.1 400 ", 13);
+    xf_buf_close(&out);
+    reply_init(&r);
+    assert_int_equal(request(port_of(state), "GET", "/items/stats", NULL, 0, 0, NULL, &r), 0);
+    assert_string_equal(r.body.data, "literal");
+    reply_close(&r);
+}
+
 #define N_THREADS 8
 #define N_PER_THREAD 40
 
@@ -573,6 +661,12 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler_written_error_keeps_its_status, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_half_closed_keepalive_connection_is_closed_at_once,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expect_continue_over_limit_gets_413_without_100, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_request_line_gets_400_and_server_keeps_serving,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_requests_all_succeed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_on_busy_port_fails_with_eio, setup, teardown),
         cmocka_unit_test(test_start_rejects_bad_address_and_bad_routes),
