@@ -32,7 +32,15 @@ struct counts {
     uint64_t gone;
     uint64_t incidents;
     uint64_t bytes;
+    uint64_t digest; /* over every JSON reported and listed, in order: equal runs, equal output */
 };
+
+static void mix(struct counts *n, const struct xf_incident_view *v)
+{
+    n->digest = xf_hash64_seed(v->id, strlen(v->id), n->digest);
+    if (v->json)
+        n->digest = xf_hash64_seed(v->json, v->len, n->digest);
+}
 
 static double now_s(void)
 {
@@ -56,6 +64,17 @@ static double rss_now_mb(void)
     return (double)res * (double)sysconf(_SC_PAGESIZE) / 1e6;
 }
 
+/* CPU seconds of this process: less sensitive than wall time to a machine shared with
+ * other jobs. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static double rss_peak_mb(void)
 {
     struct rusage ru;
@@ -73,15 +92,15 @@ static int on_edge(const struct xf_graph_edge *e, void *ud)
 
 static int on_reported(const struct xf_incident_view *v, void *ud)
 {
-    (void)v;
     ((struct counts *)ud)->reported++;
+    mix(ud, v);
     return 0;
 }
 
 static int on_gone(const struct xf_incident_view *v, void *ud)
 {
-    (void)v;
     ((struct counts *)ud)->gone++;
+    mix(ud, v);
     return 0;
 }
 
@@ -91,6 +110,7 @@ static int on_incident(const struct xf_incident_view *v, void *ud)
 
     n->incidents++;
     n->bytes += v->len;
+    mix(n, v);
     return 0;
 }
 
@@ -162,7 +182,7 @@ int main(int argc, char **argv)
     size_t *offs = NULL, n = 0;
     const char *file = NULL;
     int use_rules = 1;
-    double t0, t_unpack, t_all, rss0;
+    double t0, c0, t_unpack, t_all, cpu_all, rss0;
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -208,6 +228,7 @@ int main(int argc, char **argv)
         goto out;
     rss0 = rss_now_mb();
     t0 = now_s();
+    c0 = cpu_s();
     for (size_t i = 0; i < n; i++) {
         if ((rc = xf_event_decode(&ev, packed.data + offs[i], offs[i + 1] - offs[i])))
             goto out;
@@ -224,12 +245,14 @@ int main(int argc, char **argv)
         (rc = xf_correlator_incidents(c, on_incident, &cnt)))
         goto out;
     t_all = now_s() - t0;
+    cpu_all = cpu_s() - c0;
     xf_correlator_get_stats(c, &st);
 
     double corr_s = t_all - t_unpack;
     printf("file %s, %zu events, rules %s\n", file, n, use_rules ? "bundled" : "none");
     printf("total_s %.2f  unpack_s %.2f  corr_s %.2f  events/s %.0f (corr only %.0f)\n", t_all,
            t_unpack, corr_s, (double)n / t_all, corr_s > 0 ? (double)n / corr_s : 0.0);
+    printf("cpu_s %.2f (%.0f events per CPU second)\n", cpu_all, (double)n / cpu_all);
     printf("rss_before_MB %.1f  peak_rss_MB %.1f  (packed input %.1f MB)\n", rss0, rss_peak_mb(),
            (double)packed.len / 1e6);
     printf("nodes %" PRIu64 "  edges %" PRIu64 "  hubs %" PRIu64 "  pending %" PRIu64
@@ -238,6 +261,7 @@ int main(int argc, char **argv)
     printf("incidents %" PRIu64 " (%" PRIu64 " JSON bytes)  reported %" PRIu64 "  gone %" PRIu64
            "  edges drained %" PRIu64 "\n",
            cnt.incidents, cnt.bytes, cnt.reported, cnt.gone, cnt.edges);
+    printf("output digest %016" PRIx64 "\n", cnt.digest);
     rc = 0;
 out:
     if (rc)

@@ -224,6 +224,8 @@ struct node {
     uint8_t in_inc; /* non-hub member of a current incident: touching it dirties */
     uint8_t desc;   /* reached forward from a detection in the last computation */
     uint8_t listed; /* in xf_correlator.seeds */
+    uint32_t mod;   /* xf_correlator.gen when anything an incident reads of it last changed:
+                       its edges, degree, labels, ids, times or detections (see incident.c) */
 };
 
 struct edge {
@@ -335,6 +337,7 @@ struct xf_correlator {
     xf_time_t max_time;
     xf_time_t last_sweep;
     int dirty;
+    uint32_t gen; /* bumped by each incident computation; stamps node.mod */
     struct xf_correlate_stats st;
     struct inc_state *inc;
 };

@@ -234,6 +234,7 @@ static int node_get(struct xf_correlator *c, enum kind_id kind, uint32_t *out)
     n->t_touch = INT64_MIN;
     n->lprio = -1;
     n->inc = CORR_NONE;
+    n->mod = c->gen;
     if (hmap_put(&c->node_idx, h, i)) {
         xf_free(n->key);
         goto nomem;
@@ -324,8 +325,13 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
     if (rc)
         return rc;
     struct node *n = &c->nodes[i];
-    if (ev->time < n->t_ref)
+    /* Only what an incident shows of the node stamps it (not t_touch): a hub like
+     * explorer.exe is named by every child, and stamping it each time would make every
+     * incident on its host look changed. */
+    if (ev->time < n->t_ref) {
         n->t_ref = ev->time;
+        n->mod = c->gen;
+    }
     if (ev->time > n->t_touch)
         n->t_touch = ev->time;
     int better =
@@ -333,6 +339,7 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
         (ep->prio == n->lprio && (ev->time < n->lprio_time ||
                                   (ev->time == n->lprio_time && strcmp(ev->id, n->lprio_id) < 0)));
     if (better) {
+        n->mod = c->gen;
         n->lprio = ep->prio;
         n->lprio_time = ev->time;
         memcpy(n->lprio_id, ev->id, sizeof(n->lprio_id));
@@ -348,6 +355,7 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
             return rc;
     }
     if (attach && n->last_ev != ev->idhash) {
+        n->mod = c->gen;
         n->last_ev = ev->idhash;
         xf_time_t *lo = activity ? &n->t_act_min : &n->t_own;
         xf_time_t *hi = activity ? &n->t_act_max : &n->t_own_max;
@@ -387,14 +395,15 @@ static int adj_push(struct node *n, uint32_t e)
     return 0;
 }
 
-static void adj_del(struct node *n, uint32_t e)
+static int adj_del(struct node *n, uint32_t e)
 {
     for (uint32_t i = 0; i < n->n_adj; i++) {
         if (n->adj[i] == e) {
             n->adj[i] = n->adj[--n->n_adj];
-            return;
+            return 1;
         }
     }
+    return 0;
 }
 
 struct edge_attr {
@@ -428,6 +437,7 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
             e->confidence = a->confidence;
             e->time = t;
             snprintf(e->event_id, sizeof(e->event_id), "%s", event_id);
+            c->nodes[from].mod = c->nodes[to].mod = c->gen;
             if (c->nodes[from].in_inc || c->nodes[to].in_inc)
                 c->dirty = 1;
         }
@@ -460,6 +470,7 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
         return rc;
     }
     struct node *nf = &c->nodes[from], *nt = &c->nodes[to];
+    int was_fh = corr_is_hub(c, nf), was_th = corr_is_hub(c, nt);
     /* Links to leaf kinds (addresses, hosts) never carry connectivity, so they do not make
      * a process a hub: a beaconing or spamming payload stays traversable. */
     if (!corr_kinds[nt->kind].leaf || corr_kinds[nf->kind].leaf)
@@ -476,15 +487,25 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
      * end always keeps the edge; when both are hubs the source keeps it, so every live edge
      * is on at least one list and eviction can find it. */
     int fh = corr_is_hub(c, nf), th = corr_is_hub(c, nt);
-    if (!fh || th)
+    /* A node that already was a hub and does not record the edge shows nothing new (its
+     * degree is past mattering); everything else is stamped changed for incident.c. */
+    if (!fh || th) {
         rc = adj_push(nf, i);
-    else
+        nf->mod = c->gen;
+    } else {
         c->st.edges_cut++;
+        if (!was_fh)
+            nf->mod = c->gen;
+    }
     if (!rc) {
-        if (!th)
+        if (!th) {
             rc = adj_push(nt, i);
-        else
+            nt->mod = c->gen;
+        } else {
             c->st.edges_cut++;
+            if (!was_th)
+                nt->mod = c->gen;
+        }
     }
     if (!rc && c->n_pending == c->cap_pending) {
         size_t nc = c->cap_pending ? c->cap_pending * 2 : 256;
@@ -511,8 +532,10 @@ static void edge_remove(struct xf_correlator *c, uint32_t i)
     struct edge *e = &c->edges[i];
 
     hmap_del(&c->edge_idx, edge_hash(e->from, e->to, e->relation), i);
-    adj_del(&c->nodes[e->from], i);
-    adj_del(&c->nodes[e->to], i);
+    if (adj_del(&c->nodes[e->from], i) || !corr_is_hub(c, &c->nodes[e->from]))
+        c->nodes[e->from].mod = c->gen;
+    if (adj_del(&c->nodes[e->to], i) || !corr_is_hub(c, &c->nodes[e->to]))
+        c->nodes[e->to].mod = c->gen;
     c->nodes[e->from].nref--;
     c->nodes[e->to].nref--;
     if (e->pending) {
@@ -580,6 +603,7 @@ static int node_add_det(struct xf_correlator *c, struct node *n, const struct xf
     }
     d = &n->dets[n->n_dets++];
     memset(d, 0, sizeof(*d));
+    n->mod = c->gen;
     d->rule_id = xf_strdup(rule_id);
     d->title = xf_strdup(title);
     d->level = level;
@@ -1021,6 +1045,7 @@ int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correla
     c->retention_ms = c->specs.max_window_ms + 3600 * 1000LL;
     c->max_time = INT64_MIN;
     c->last_sweep = INT64_MIN;
+    c->gen = 1;
     c->st.watermark = INT64_MIN;
     vals_init(&c->v1);
     vals_init(&c->v2);

@@ -24,6 +24,23 @@ struct inc_rec {
     const char *severity;
     uint32_t *members; /* node indices, for closing */
     size_t n_members;
+    uint8_t *desc;   /* node.desc of each member when the JSON was built */
+    uint64_t fp;     /* fingerprint of (members, desc), to find the record again */
+    uint64_t hash;   /* xf_hash64 of json */
+    uint32_t built;  /* xf_correlator.gen the JSON reflects */
+};
+
+/* The closure of one seed as last computed: reusable while no node it reached (pruned ones
+ * included) has changed since, because a closure reads nothing but those nodes. */
+struct seed_cache {
+    uint32_t node;
+    uint64_t h;       /* node.h, so a reused slot never matches */
+    uint32_t built;
+    uint32_t *reached; /* every node the walks visited */
+    uint32_t n_reached;
+    uint32_t *cl;      /* the closure after pruning, in walk order */
+    uint8_t *desc;     /* cl[i] reached forward */
+    uint32_t n_cl;
 };
 
 /* What flush last told its caller about an incident, to report only changes. */
@@ -40,6 +57,9 @@ struct inc_state {
     size_t n_closed, cap_closed;
     struct reported *rep; /* sorted by id (the first n_sorted during a flush) */
     size_t n_rep, cap_rep, n_sorted;
+    struct seed_cache *sc; /* one per seed of the last computation */
+    size_t n_sc;
+    struct hmap sc_idx;    /* seed node index -> slot in sc */
 };
 
 static const char *const level_names[] = {"informational", "low", "medium", "high", "critical"};
@@ -47,13 +67,36 @@ static const char *const level_names[] = {"informational", "low", "medium", "hig
 int corr_inc_create(struct xf_correlator *c)
 {
     c->inc = xf_calloc(1, sizeof(*c->inc));
-    return c->inc ? 0 : XF_ENOMEM;
+    if (!c->inc)
+        return XF_ENOMEM;
+    if (hmap_init(&c->inc->sc_idx, 64)) {
+        xf_free(c->inc);
+        c->inc = NULL;
+        return XF_ENOMEM;
+    }
+    return 0;
 }
 
 static void rec_close(struct inc_rec *r)
 {
     xf_free(r->json);
     xf_free(r->members);
+    xf_free(r->desc);
+}
+
+static void sc_close(struct seed_cache *sc)
+{
+    xf_free(sc->reached);
+    xf_free(sc->cl);
+    xf_free(sc->desc);
+    memset(sc, 0, sizeof(*sc));
+}
+
+static void scs_free(struct seed_cache *sc, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sc_close(&sc[i]);
+    xf_free(sc);
 }
 
 static void recs_free(struct inc_rec *r, size_t n)
@@ -69,6 +112,8 @@ void corr_inc_destroy(struct xf_correlator *c)
         return;
     recs_free(c->inc->cur, c->inc->n_cur);
     recs_free(c->inc->closed, c->inc->n_closed);
+    scs_free(c->inc->sc, c->inc->n_sc);
+    hmap_close(&c->inc->sc_idx);
     xf_free(c->inc->rep);
     xf_free(c->inc);
     c->inc = NULL;
@@ -713,6 +758,102 @@ static int cmp_recs(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
+/* ---- reuse between computations ---------------------------------------------------------- */
+
+static struct seed_cache *sc_find(struct inc_state *s, uint32_t node)
+{
+    uint64_t v;
+    size_t pos = hmap_first(&s->sc_idx, (uint64_t)node + 2);
+
+    while (hmap_next(&s->sc_idx, (uint64_t)node + 2, &pos, &v))
+        if (s->sc[v].node == node)
+            return &s->sc[v];
+    return NULL;
+}
+
+static int sc_valid(const struct xf_correlator *c, const struct seed_cache *sc)
+{
+    for (uint32_t i = 0; i < sc->n_reached; i++) {
+        const struct node *n = &c->nodes[sc->reached[i]];
+        if (!n->key || n->mod > sc->built)
+            return 0;
+    }
+    return 1;
+}
+
+static int sc_keep_reached(struct seed_cache *sc, uint32_t node, uint64_t h, uint32_t built,
+                           const uint32_t *a, size_t n)
+{
+    sc->node = node;
+    sc->h = h;
+    sc->built = built;
+    sc->reached = xf_malloc((n ? n : 1) * sizeof(*a));
+    if (!sc->reached)
+        return XF_ENOMEM;
+    memcpy(sc->reached, a, n * sizeof(*a));
+    sc->n_reached = (uint32_t)n;
+    return 0;
+}
+
+static int sc_keep_closure(struct seed_cache *sc, const uint32_t *a, const uint8_t *desc,
+                           size_t n)
+{
+    sc->cl = xf_malloc((n ? n : 1) * sizeof(*a));
+    sc->desc = xf_malloc(n ? n : 1);
+    if (!sc->cl || !sc->desc)
+        return XF_ENOMEM;
+    memcpy(sc->cl, a, n * sizeof(*a));
+    memcpy(sc->desc, desc, n);
+    sc->n_cl = (uint32_t)n;
+    return 0;
+}
+
+/* The caches of this computation replace the last ones (what was not reused is freed). */
+static int sc_replace(struct inc_state *s, struct seed_cache *sc, size_t n)
+{
+    scs_free(s->sc, s->n_sc);
+    s->sc = sc;
+    s->n_sc = n;
+    hmap_close(&s->sc_idx);
+    if (hmap_init(&s->sc_idx, n * 2 + 16))
+        return XF_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (hmap_put(&s->sc_idx, (uint64_t)sc[i].node + 2, i))
+            return XF_ENOMEM;
+    return 0;
+}
+
+static uint64_t set_fingerprint(const struct xf_correlator *c, const struct u32v *set)
+{
+    uint64_t h = xf_hash64(set->a, set->n * sizeof(*set->a));
+
+    for (size_t i = 0; i < set->n; i++)
+        h = h * 31 + c->nodes[set->a[i]].desc;
+    return h;
+}
+
+/* The record of the last computation with exactly these members, with the same desc marks,
+ * none of them changed since its JSON was built; NULL when there is none. */
+static struct inc_rec *rec_reusable(const struct xf_correlator *c, uint64_t fp,
+                                    const struct u32v *set)
+{
+    const struct inc_state *s = c->inc;
+
+    for (size_t i = 0; i < s->n_cur; i++) {
+        struct inc_rec *r = &s->cur[i];
+        if (!r->json || r->fp != fp || r->n_members != set->n ||
+            memcmp(r->members, set->a, set->n * sizeof(*set->a)) != 0)
+            continue;
+        for (size_t k = 0; k < set->n; k++) {
+            const struct node *x = &c->nodes[set->a[k]];
+            if (x->mod > r->built || x->desc != r->desc[k])
+                return NULL;
+        }
+        return r;
+    }
+    return NULL;
+}
+
 /* Recomputes every incident into *out (sorted by first_seen, id). */
 static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
 {
@@ -722,7 +863,9 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
     size_t *cl_off = NULL;
     uint32_t *parent = NULL, *root_inc = NULL;
     struct inc_rec *recs = NULL;
+    struct seed_cache *new_sc = NULL;
     size_t n_recs = 0;
+    uint32_t built = c->gen++; /* changes from now on are stamped later than this */
     int rc = 0;
 
     *out = NULL;
@@ -765,36 +908,61 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
     cl_off = xf_calloc(seeds.n + 1, sizeof(*cl_off));
     parent = xf_calloc(seeds.n, sizeof(*parent));
     root_inc = xf_calloc(seeds.n, sizeof(*root_inc));
-    if (!cl_off || !parent || !root_inc) {
+    new_sc = xf_calloc(seeds.n, sizeof(*new_sc));
+    if (!cl_off || !parent || !root_inc || !new_sc) {
         rc = XF_ENOMEM;
         goto out;
     }
     /* Closures are computed with an epoch per seed; the 'inc' field holds, during this loop,
-     * the first seed that claimed a non-hub node (the union-find link). */
+     * the first seed that claimed a non-hub node (the union-find link). A seed whose cached
+     * closure reached only unchanged nodes reuses it. */
     for (size_t k = 0; k < seeds.n && rc == 0; k++) {
         uint32_t ep = ++s->epoch;
         struct node *sn = &c->nodes[seeds.a[k]];
+        struct seed_cache *old = sc_find(s, seeds.a[k]);
+        struct seed_cache *nsc = &new_sc[k];
         parent[k] = (uint32_t)k;
         cl_off[k] = cl.n;
-        start.n = 0;
-        rc = u32v_push(&start, seeds.a[k]);
-        /* An alert names what it is about: that process (or host) is a seed too. */
-        if (sn->kind == K_ALERT) {
-            for (uint32_t a = 0; a < sn->n_adj && rc == 0; a++) {
-                const struct edge *e = &c->edges[sn->adj[a]];
-                if (e->from == seeds.a[k])
-                    rc = u32v_push(&start, e->to);
+        if (old && old->h == sn->h && sc_valid(c, old)) {
+            *nsc = *old;
+            memset(old, 0, sizeof(*old));
+            old->node = CORR_NONE;
+            for (uint32_t i = 0; i < nsc->n_cl && rc == 0; i++) {
+                rc = u32v_push(&cl, nsc->cl[i]);
+                if (!rc)
+                    rc = u8v_push(&cl_desc, nsc->desc[i]);
             }
+            if (rc)
+                break;
+        } else {
+            start.n = 0;
+            rc = u32v_push(&start, seeds.a[k]);
+            /* An alert names what it is about: that process (or host) is a seed too. */
+            if (sn->kind == K_ALERT) {
+                for (uint32_t a = 0; a < sn->n_adj && rc == 0; a++) {
+                    const struct edge *e = &c->edges[sn->adj[a]];
+                    if (e->from == seeds.a[k])
+                        rc = u32v_push(&start, e->to);
+                }
+            }
+            if (!rc)
+                rc = walk(c, &start, 1, ep, &q, &cl);
+            if (!rc)
+                rc = walk(c, &start, 0, ep, &q, &cl);
+            if (!rc)
+                rc = sc_keep_reached(nsc, seeds.a[k], sn->h, built, cl.a + cl_off[k],
+                                     cl.n - cl_off[k]);
+            if (rc)
+                break;
+            prune(c, &cl, cl_off[k], ep);
+            for (size_t i = cl_off[k]; i < cl.n && rc == 0; i++)
+                rc = u8v_push(&cl_desc, c->nodes[cl.a[i]].mark2 == ep);
+            if (!rc)
+                rc = sc_keep_closure(nsc, cl.a + cl_off[k], cl_desc.a + cl_off[k],
+                                     cl.n - cl_off[k]);
+            if (rc)
+                break;
         }
-        if (!rc)
-            rc = walk(c, &start, 1, ep, &q, &cl);
-        if (!rc)
-            rc = walk(c, &start, 0, ep, &q, &cl);
-        if (rc)
-            break;
-        prune(c, &cl, cl_off[k], ep);
-        for (size_t i = cl_off[k]; i < cl.n && rc == 0; i++)
-            rc = u8v_push(&cl_desc, c->nodes[cl.a[i]].mark2 == ep);
         for (size_t i = cl_off[k]; i < cl.n; i++) {
             struct node *x = &c->nodes[cl.a[i]];
             /* A hub carries no connectivity, except that a detection on the hub itself
@@ -816,6 +984,10 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
         }
     }
     cl_off[seeds.n] = cl.n;
+    if (rc)
+        goto out;
+    rc = sc_replace(s, new_sc, seeds.n);
+    new_sc = NULL;
     if (rc)
         goto out;
     for (size_t i = 0; i < cl.n; i++)
@@ -854,20 +1026,42 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
         if (rc)
             break;
         struct inc_rec *r = &recs[n_recs];
-        rc = build_json(c, &set, r);
-        if (rc)
-            break;
-        if (!r->json)
-            continue;
-        r->members = xf_malloc(set.n * sizeof(*r->members));
-        if (!r->members) {
-            rc = XF_ENOMEM;
+        uint64_t fp = set_fingerprint(c, &set);
+        struct inc_rec *same = rec_reusable(c, fp, &set);
+        if (same) {
+            /* nothing the JSON reads changed: take the record over as it is */
+            *r = *same;
+            memset(same, 0, sizeof(*same));
             n_recs++;
+            continue;
+        }
+        /* members as the set is now: build_json sorts it */
+        uint32_t *members = xf_malloc(set.n * sizeof(*members));
+        uint8_t *desc = xf_malloc(set.n);
+        if (!members || !desc) {
+            xf_free(members);
+            xf_free(desc);
+            rc = XF_ENOMEM;
             break;
         }
-        memcpy(r->members, set.a, set.n * sizeof(*set.a));
-        r->n_members = set.n;
+        memcpy(members, set.a, set.n * sizeof(*set.a));
+        for (size_t i = 0; i < set.n; i++)
+            desc[i] = c->nodes[set.a[i]].desc;
+        rc = build_json(c, &set, r);
+        if (rc || !r->json) {
+            xf_free(members);
+            xf_free(desc);
+            if (rc)
+                break;
+            continue;
+        }
         n_recs++;
+        r->hash = xf_hash64(r->json, r->len);
+        r->fp = fp;
+        r->built = built;
+        r->members = members;
+        r->desc = desc;
+        r->n_members = set.n;
     }
     if (rc)
         goto out;
@@ -879,6 +1073,8 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
 out:
     if (recs)
         recs_free(recs, n_recs);
+    if (new_sc)
+        scs_free(new_sc, seeds.n);
     xf_free(seeds.a);
     xf_free(cl.a);
     xf_free(cl_desc.a);
@@ -925,13 +1121,16 @@ static int close_idle(struct xf_correlator *c)
         for (size_t k = 0; k < r->n_members; k++) {
             struct node *x = &c->nodes[r->members[k]];
             if (x->key) {
+                x->mod = c->gen;
                 corr_node_clear_dets(x);
                 x->inc = CORR_NONE;
                 x->in_inc = 0;
             }
         }
         xf_free(r->members);
+        xf_free(r->desc);
         r->members = NULL;
+        r->desc = NULL;
         r->n_members = 0;
         s->closed[s->n_closed++] = *r;
     }
@@ -981,7 +1180,7 @@ static int report(struct inc_state *s, const struct inc_rec *r, uint8_t *mark, x
 {
     struct reported key;
     struct reported *hit;
-    uint64_t h = xf_hash64(r->json, r->len);
+    uint64_t h = r->hash;
 
     snprintf(key.id, sizeof key.id, "%s", r->id);
     hit = s->n_sorted ? bsearch(&key, s->rep, s->n_sorted, sizeof(*s->rep), cmp_reported) : NULL;
