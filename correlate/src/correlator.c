@@ -642,7 +642,14 @@ static void on_rule_match(const struct xf_rule_info *ri, void *ud)
 }
 #endif
 
-static int detect(struct xf_correlator *c, uint32_t ni, const struct xf_event *ev)
+/* Sigma matches of the event: from the ruleset (matches == NULL) or given by the caller. */
+struct given {
+    const struct xf_rule_info *const *a;
+    size_t n;
+};
+
+static int detect(struct xf_correlator *c, uint32_t ni, const struct xf_event *ev,
+                  const struct given *matches)
 {
     struct node *n = &c->nodes[ni];
     int rc = 0;
@@ -666,6 +673,14 @@ static int detect(struct xf_correlator *c, uint32_t ni, const struct xf_event *e
         rc = node_add_det(c, n, NULL, rid, title, level, ev);
         if (rc)
             return rc;
+    }
+    if (matches) {
+        for (size_t i = 0; i < matches->n && rc == 0; i++) {
+            const struct xf_rule_info *ri = matches->a[i];
+            rc = node_add_det(c, n, ri, ri->id ? ri->id : "", ri->title ? ri->title : "",
+                              (int)ri->level, ev);
+        }
+        return rc;
     }
 #ifdef XF_HAVE_RULES
     if (c->rules) {
@@ -1133,7 +1148,7 @@ int xf_correlator_set_rules(struct xf_correlator *c, const struct xf_ruleset *ru
     return 0;
 }
 
-int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev)
+static int add(struct xf_correlator *c, const struct xf_event *ev, const struct given *matches)
 {
     char hostkey[256] = "";
     uint64_t v;
@@ -1181,8 +1196,23 @@ int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev)
     if (!rc && c->learned)
         rc = retry_replay(c);
     if (!rc && primary != CORR_NONE)
-        rc = detect(c, primary, ev);
+        rc = detect(c, primary, ev, matches);
     return rc;
+}
+
+int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev)
+{
+    return add(c, ev, NULL);
+}
+
+int xf_correlator_add_matched(struct xf_correlator *c, const struct xf_event *ev,
+                              const struct xf_rule_info *const *matches, size_t n)
+{
+    struct given g = {matches, n};
+
+    if (n && !matches)
+        return XF_EINVAL;
+    return add(c, ev, &g);
 }
 
 int xf_correlator_drain_edges(struct xf_correlator *c, xf_edge_cb cb, void *ud)

@@ -53,6 +53,14 @@ int xf_correlator_set_rules(struct xf_correlator *c, const struct xf_ruleset *ru
  * (nothing changes), or <0 on error. */
 int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev);
 
+/* The same, with the event's Sigma matches computed by the caller (xf_ruleset_match, say on
+ * the decode threads, which may run in parallel) instead of by the correlator's ruleset,
+ * which is then not consulted for this event. matches[0..n) and the strings they point to
+ * are borrowed for the call (detections keep copies). Given the same matches, the incidents
+ * are the same as xf_correlator_add's. */
+int xf_correlator_add_matched(struct xf_correlator *c, const struct xf_event *ev,
+                              const struct xf_rule_info *const *matches, size_t n);
+
 /* A graph update: an edge that was created. Strings borrowed for the call. */
 struct xf_graph_edge {
     const char *from;        /* node key "kind:entity" */

@@ -71,8 +71,22 @@ static int collect(const struct xf_incident_view *v, void *ud)
     return 0;
 }
 
-/* Correlates the records in the order given by idx (NULL: file order). */
-static void correlate(const struct recs *r, const size_t *idx, struct out *o)
+/* The matches of one event, gathered as an engine decode thread would. */
+struct given {
+    const struct xf_rule_info *a[64];
+    size_t n;
+};
+
+static void give(const struct xf_rule_info *ri, void *ud)
+{
+    struct given *g = ud;
+    if (g->n < 64)
+        g->a[g->n++] = ri;
+}
+
+/* Correlates the records in the order given by idx (NULL: file order). given: match each
+ * event outside the correlator and hand it the matches (xf_correlator_add_matched). */
+static void correlate_as(const struct recs *r, const size_t *idx, int given, struct out *o)
 {
     const char *rp[] = {xf_rules_default_dir()};
     struct xf_ruleset *rs = NULL;
@@ -81,14 +95,21 @@ static void correlate(const struct recs *r, const size_t *idx, struct out *o)
     char err[256];
 
     assert_int_equal(xf_ruleset_load(rp, 1, &rs, NULL), 0);
-    struct xf_correlate_opts opts = {.links_path = XF_TEST_LINKS, .rules = rs};
+    struct xf_correlate_opts opts = {.links_path = XF_TEST_LINKS, .rules = given ? NULL : rs};
     assert_int_equal(xf_correlator_create(&opts, &c), 0);
     xf_event_init(&ev);
     for (size_t i = 0; i < r->n; i++) {
         size_t k = idx ? idx[i] : i;
         if (xf_decode(XF_FMT_AUTO, r->line[k], r->len[k], &ev, NULL, err) != 0)
             continue;
-        assert_true(xf_correlator_add(c, &ev) >= 0);
+        if (given) {
+            struct given g = {.n = 0};
+            xf_ruleset_match(rs, &ev, give, &g);
+            assert_true(g.n < 64);
+            assert_true(xf_correlator_add_matched(c, &ev, g.a, g.n) >= 0);
+        } else {
+            assert_true(xf_correlator_add(c, &ev) >= 0);
+        }
         if (i % 500 == 499) {
             assert_int_equal(xf_correlator_flush(c, NULL, NULL, NULL), 0);
             assert_int_equal(xf_correlator_drain_edges(c, NULL, NULL), 0);
@@ -101,6 +122,11 @@ static void correlate(const struct recs *r, const size_t *idx, struct out *o)
     xf_event_close(&ev);
     xf_correlator_destroy(c);
     xf_ruleset_destroy(rs);
+}
+
+static void correlate(const struct recs *r, const size_t *idx, struct out *o)
+{
+    correlate_as(r, idx, 0, o);
 }
 
 /* Does the incident list this event id on one of its nodes ("ecs:<id>" or "<id>")? */
@@ -188,6 +214,23 @@ static void test_emotet_outbreak_json_does_not_depend_on_arrival_order(void **st
     recs_free(&r);
 }
 
+static void test_matches_given_by_the_caller_make_the_same_incidents_as_the_ruleset(void **state)
+{
+    struct recs r = {0};
+    struct out a, b;
+    (void)state;
+
+    recs_read(&r, XF_TEST_DATA "/emotet-outbreak.ecs.jsonl");
+    correlate_as(&r, NULL, 0, &a);
+    correlate_as(&r, NULL, 1, &b);
+    assert_true(a.n > 0);
+    assert_int_equal(a.n, b.n);
+    assert_string_equal(a.all.data, b.all.data);
+    xf_buf_close(&a.all);
+    xf_buf_close(&b.all);
+    recs_free(&r);
+}
+
 static void test_otrf_smbexec_is_one_incident_across_both_workstations(void **state)
 {
     struct recs r = {0};
@@ -212,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_emotet_outbreak_is_one_incident_with_every_attack_record),
         cmocka_unit_test(test_emotet_outbreak_json_does_not_depend_on_arrival_order),
         cmocka_unit_test(test_otrf_smbexec_is_one_incident_across_both_workstations),
+        cmocka_unit_test(test_matches_given_by_the_caller_make_the_same_incidents_as_the_ruleset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
