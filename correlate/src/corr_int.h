@@ -16,9 +16,13 @@
 
 /* ---- hash table: 64-bit hash -> 64-bit value, several values per hash allowed ------------- */
 
+struct hslot {
+    uint64_t h; /* 0 = empty, 1 = deleted; real hashes 0/1 are remapped to 2 */
+    uint64_t v;
+};
+
 struct hmap {
-    uint64_t *h; /* 0 = empty, 1 = deleted; real hashes 0/1 are remapped to 2 */
-    uint64_t *v;
+    struct hslot *s;
     size_t cap;  /* power of two */
     size_t n;    /* live */
     size_t used; /* live + deleted */
@@ -323,6 +327,7 @@ struct xf_correlator {
     struct iphost *ips;
     size_t n_ips, cap_ips;
     struct hmap ip_idx;
+    struct hmap host_ips; /* hash of the host key -> index in ips */
 
     struct vals v1, v2, vl, vk[KEYPART_MAX];
     struct xf_buf kb, kb2;

@@ -94,14 +94,54 @@ const char *corr_ip_host(struct xf_correlator *c, const char *ip)
     return e ? e->host : NULL;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The first max addresses of the host in the order they were learned. */
 size_t corr_host_ips(struct xf_correlator *c, const char *hostkey, const char **out, size_t max)
 {
-    size_t n = 0;
+    uint64_t h = xf_hash64(hostkey, strlen(hostkey)), v, idx[64];
+    size_t pos = hmap_first(&c->host_ips, h), n = 0;
 
-    for (size_t i = 0; i < c->n_ips && n < max; i++)
-        if (strcmp(c->ips[i].host, hostkey) == 0)
-            out[n++] = c->ips[i].ip;
+    while (hmap_next(&c->host_ips, h, &pos, &v)) {
+        if (strcmp(c->ips[v].host, hostkey) != 0)
+            continue;
+        if (n < XF_ARRAY_LEN(idx)) {
+            idx[n++] = v;
+        } else {
+            /* keep the 64 earliest */
+            size_t hi = 0;
+            for (size_t k = 1; k < n; k++)
+                if (idx[k] > idx[hi])
+                    hi = k;
+            if (v < idx[hi])
+                idx[hi] = v;
+        }
+    }
+    qsort(idx, n, sizeof(*idx), cmp_u64);
+    if (n > max)
+        n = max;
+    for (size_t k = 0; k < n; k++)
+        out[k] = c->ips[idx[k]].ip;
     return n;
+}
+
+static int host_ips_put(struct xf_correlator *c, size_t i)
+{
+    const char *host = c->ips[i].host;
+
+    return hmap_put(&c->host_ips, xf_hash64(host, strlen(host)), i);
+}
+
+static void host_ips_del(struct xf_correlator *c, size_t i)
+{
+    const char *host = c->ips[i].host;
+
+    hmap_del(&c->host_ips, xf_hash64(host, strlen(host)), i);
 }
 
 static int ip_learn(struct xf_correlator *c, const char *ip, const char *hostkey)
@@ -113,8 +153,14 @@ static int ip_learn(struct xf_correlator *c, const char *ip, const char *hostkey
         /* An address seen on two hosts (DHCP reuse): the smaller name wins, so the answer
          * does not depend on which record came first. */
         if (strcmp(hostkey, e->host) < 0) {
+            size_t i = (size_t)(e - c->ips);
+            int rc;
             c->learned = 1;
-            return set_str(&e->host, hostkey);
+            host_ips_del(c, i);
+            rc = set_str(&e->host, hostkey);
+            if (!rc)
+                rc = host_ips_put(c, i);
+            return rc;
         }
         return 0;
     }
@@ -135,6 +181,11 @@ static int ip_learn(struct xf_correlator *c, const char *ip, const char *hostkey
         return XF_ENOMEM;
     }
     int rc = hmap_put(&c->ip_idx, xf_hash64(ip, strlen(ip)), c->n_ips);
+    if (!rc) {
+        rc = host_ips_put(c, c->n_ips);
+        if (rc)
+            hmap_del(&c->ip_idx, xf_hash64(ip, strlen(ip)), c->n_ips);
+    }
     if (rc) {
         xf_free(e->ip);
         xf_free(e->host);
@@ -1070,7 +1121,8 @@ int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correla
     xf_buf_init(&c->kb);
     xf_buf_init(&c->kb2);
     if (!c->tenant || hmap_init(&c->node_idx, 1024) || hmap_init(&c->edge_idx, 1024) ||
-        hmap_init(&c->seen, 1024) || hmap_init(&c->jidx, 256) || hmap_init(&c->ip_idx, 64)) {
+        hmap_init(&c->seen, 1024) || hmap_init(&c->jidx, 256) || hmap_init(&c->ip_idx, 64) ||
+        hmap_init(&c->host_ips, 64)) {
         rc = XF_ENOMEM;
         goto fail;
     }
@@ -1128,6 +1180,7 @@ void xf_correlator_destroy(struct xf_correlator *c)
     hmap_close(&c->seen);
     hmap_close(&c->jidx);
     hmap_close(&c->ip_idx);
+    hmap_close(&c->host_ips);
     vals_close(&c->v1);
     vals_close(&c->v2);
     vals_close(&c->vl);
@@ -1320,8 +1373,8 @@ void corr_evict(struct xf_correlator *c)
      * rebuilds the evicted nodes anyway. */
     struct hmap *s = &c->seen;
     for (size_t p = 0; p < s->cap; p++) {
-        if (s->h[p] >= 2 && (xf_time_t)s->v[p] < lim) {
-            s->h[p] = 1;
+        if (s->s[p].h >= 2 && (xf_time_t)s->s[p].v < lim) {
+            s->s[p].h = 1;
             s->n--;
         }
     }

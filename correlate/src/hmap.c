@@ -4,7 +4,8 @@
  * Keys are 64-bit hashes computed by the caller (xxHash of the real key), values are 64-bit
  * (usually an array index). Several values may share a hash: callers walk them and compare the
  * real key themselves, so a hash collision never merges two entities. Linear probing with
- * tombstones; the table doubles (or is rebuilt in place) at 70 % of slots used.
+ * tombstones; the table doubles (or is rebuilt in place) at 70 % of slots used. A slot holds
+ * its hash and value side by side, so a probe costs one cache line, not two.
  */
 #include <string.h>
 
@@ -25,23 +26,16 @@ int hmap_init(struct hmap *m, size_t cap)
     while (c < cap)
         c <<= 1;
     memset(m, 0, sizeof(*m));
-    m->h = xf_calloc(c, sizeof(*m->h));
-    m->v = xf_calloc(c, sizeof(*m->v));
-    if (!m->h || !m->v) {
-        xf_free(m->h);
-        xf_free(m->v);
-        m->h = NULL;
-        m->v = NULL;
+    m->s = xf_calloc(c, sizeof(*m->s));
+    if (!m->s)
         return XF_ENOMEM;
-    }
     m->cap = c;
     return 0;
 }
 
 void hmap_close(struct hmap *m)
 {
-    xf_free(m->h);
-    xf_free(m->v);
+    xf_free(m->s);
     memset(m, 0, sizeof(*m));
 }
 
@@ -53,13 +47,12 @@ static int hmap_rehash(struct hmap *m, size_t cap)
     if (rc)
         return rc;
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->h[i] < 2)
+        if (m->s[i].h < 2)
             continue;
-        size_t p = m->h[i] & (n.cap - 1);
-        while (n.h[p] != H_EMPTY)
+        size_t p = m->s[i].h & (n.cap - 1);
+        while (n.s[p].h != H_EMPTY)
             p = (p + 1) & (n.cap - 1);
-        n.h[p] = m->h[i];
-        n.v[p] = m->v[i];
+        n.s[p] = m->s[i];
         n.n++;
         n.used++;
     }
@@ -79,12 +72,12 @@ int hmap_put(struct hmap *m, uint64_t h, uint64_t v)
             return rc;
     }
     size_t p = h & (m->cap - 1);
-    while (m->h[p] >= 2)
+    while (m->s[p].h >= 2)
         p = (p + 1) & (m->cap - 1);
-    if (m->h[p] == H_EMPTY)
+    if (m->s[p].h == H_EMPTY)
         m->used++;
-    m->h[p] = h;
-    m->v[p] = v;
+    m->s[p].h = h;
+    m->s[p].v = v;
     m->n++;
     return 0;
 }
@@ -98,10 +91,10 @@ int hmap_next(const struct hmap *m, uint64_t h, size_t *pos, uint64_t *v)
 {
     h = hmap_fix(h);
     for (size_t p = *pos;; p = (p + 1) & (m->cap - 1)) {
-        if (m->h[p] == H_EMPTY)
+        if (m->s[p].h == H_EMPTY)
             return 0;
-        if (m->h[p] == h) {
-            *v = m->v[p];
+        if (m->s[p].h == h) {
+            *v = m->s[p].v;
             *pos = (p + 1) & (m->cap - 1);
             return 1;
         }
@@ -112,10 +105,10 @@ int hmap_del(struct hmap *m, uint64_t h, uint64_t v)
 {
     h = hmap_fix(h);
     for (size_t p = h & (m->cap - 1);; p = (p + 1) & (m->cap - 1)) {
-        if (m->h[p] == H_EMPTY)
+        if (m->s[p].h == H_EMPTY)
             return 0;
-        if (m->h[p] == h && m->v[p] == v) {
-            m->h[p] = H_DEL;
+        if (m->s[p].h == h && m->s[p].v == v) {
+            m->s[p].h = H_DEL;
             m->n--;
             return 1;
         }
