@@ -92,17 +92,17 @@ static double consume_all(const char *bs, const char *topic, const char *group,
 /* A realistic record: one ECS process event, made unique by its counter. */
 static size_t make_record(char *buf, size_t cap, uint64_t i, size_t size)
 {
-    int n = snprintf(buf, cap,
-                     "{\"@timestamp\":\"2026-11-21T09:%02u:%02u.%03uZ\",\"event\":{\"id\":\"bench-"
-                     "%" PRIu64 "\",\"category\":[\"process\"],\"type\":[\"start\"]},\"host\":{"
-                     "\"name\":\"ws-%03u.corp.example\"},\"process\":{\"entity_id\":\"{p-%" PRIu64
-                     "}\",\"pid\":%u,\"executable\":\"C:\\\\Windows\\\\System32\\\\svchost.exe\","
-                     "\"command_line\":\"svchost.exe -k netsvcs -p -s Schedule\",\"parent\":{"
-                     "\"entity_id\":\"{p-%" PRIu64 "}\"}},\"user\":{\"name\":\"corp\\\\u%u\"},"
-                     "\"pad\":\"",
-                     (unsigned)(i / 60 % 60), (unsigned)(i % 60), (unsigned)(i % 1000), i,
-                     (unsigned)(i % 500), i, (unsigned)(i % 30000 + 100), i / 3,
-                     (unsigned)(i % 200));
+    int n =
+        snprintf(buf, cap,
+                 "{\"@timestamp\":\"2026-11-21T09:%02u:%02u.%03uZ\",\"event\":{\"id\":\"bench-"
+                 "%" PRIu64 "\",\"category\":[\"process\"],\"type\":[\"start\"]},\"host\":{"
+                 "\"name\":\"ws-%03u.corp.example\"},\"process\":{\"entity_id\":\"{p-%" PRIu64
+                 "}\",\"pid\":%u,\"executable\":\"C:\\\\Windows\\\\System32\\\\svchost.exe\","
+                 "\"command_line\":\"svchost.exe -k netsvcs -p -s Schedule\",\"parent\":{"
+                 "\"entity_id\":\"{p-%" PRIu64 "}\"}},\"user\":{\"name\":\"corp\\\\u%u\"},"
+                 "\"pad\":\"",
+                 (unsigned)(i / 60 % 60), (unsigned)(i % 60), (unsigned)(i % 1000), i,
+                 (unsigned)(i % 500), i, (unsigned)(i % 30000 + 100), i / 3, (unsigned)(i % 200));
     size_t len = n > 0 ? (size_t)n : 0;
 
     while (len + 3 < size && len + 3 < cap) {
@@ -183,8 +183,8 @@ int main(int argc, char **argv)
             size, t1 - t0, (double)n / (t1 - t0));
 
     snprintf(group, sizeof(group), "raw-default-%ld", (long)time(NULL));
-    rate_default = consume_all(bs, topic, group, untuned, sizeof(untuned) / sizeof(untuned[0]),
-                               n, &gaps_d);
+    rate_default =
+        consume_all(bs, topic, group, untuned, sizeof(untuned) / sizeof(untuned[0]), n, &gaps_d);
     snprintf(group, sizeof(group), "raw-tuned-%ld", (long)time(NULL));
     rate_tuned = consume_all(bs, topic, group, NULL, 0, n, &gaps_t);
     if (gaps_d || gaps_t) {

@@ -71,9 +71,9 @@ static const struct {
     const char *name;
     int key;
 } api_names[] = {
-    {"produce", 0},       {"fetch", 1},        {"listoffsets", 2},     {"metadata", 3},
-    {"offsetcommit", 8},  {"offsetfetch", 9},  {"findcoordinator", 10}, {"joingroup", 11},
-    {"heartbeat", 12},    {"leavegroup", 13},  {"syncgroup", 14},      {"initproducerid", 22},
+    {"produce", 0},      {"fetch", 1},       {"listoffsets", 2},      {"metadata", 3},
+    {"offsetcommit", 8}, {"offsetfetch", 9}, {"findcoordinator", 10}, {"joingroup", 11},
+    {"heartbeat", 12},   {"leavegroup", 13}, {"syncgroup", 14},       {"initproducerid", 22},
 };
 
 static int parse_int(const char *s, long lo, long hi, long *out)
@@ -146,8 +146,7 @@ static void command(struct xf_devbroker *d, char *line)
         else
             reply("error: no broker %ld", a);
     } else if (strcmp(argv[0], "errors") == 0 && argc == 4 && parse_api(argv[1], &a) == 0 &&
-               parse_int(argv[2], -1000, 1000, &b) == 0 &&
-               parse_int(argv[3], 1, 100000, &c) == 0) {
+               parse_int(argv[2], -1000, 1000, &b) == 0 && parse_int(argv[3], 1, 100000, &c) == 0) {
         if (xf_devbroker_push_errors(d, (int)a, (int)b, (size_t)c) == 0)
             reply("ok errors %ld %ld %ld", a, b, c);
         else

@@ -102,8 +102,7 @@ static int produce_file(struct xf_kafka_producer *p, const char *path, enum xf_f
             host = xf_event_get(ev, XF_F_HOST);
         if (!host)
             host = "";
-        if (xf_kafka_producer_send(p, topic, partition, host, strlen(host), data, len, h, nh) ==
-            0)
+        if (xf_kafka_producer_send(p, topic, partition, host, strlen(host), data, len, h, nh) == 0)
             (*sent)++;
         else
             (*skipped)++; /* the producer logged why */

@@ -470,8 +470,7 @@ static void record_error(struct xf_kafka_consumer *c, const rd_kafka_message_t *
 }
 
 /* Checks the offset sequence of one partition; a jump means records were dropped. */
-static void track_offset(struct xf_kafka_consumer *c, const char *topic, int32_t part,
-                         int64_t off)
+static void track_offset(struct xf_kafka_consumer *c, const char *topic, int32_t part, int64_t off)
 {
     struct part_pos *p = pos_find(c, topic, part, 1);
 
@@ -574,8 +573,7 @@ static int held_reserve(struct xf_kafka_consumer *c, size_t need)
     return 0;
 }
 
-static int drain(struct xf_kafka_consumer *c, struct xf_kafka_record *recs, size_t max,
-                 size_t *n)
+static int drain(struct xf_kafka_consumer *c, struct xf_kafka_record *recs, size_t max, size_t *n)
 {
     size_t from = c->n_held;
     ssize_t got;
@@ -752,8 +750,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         p->st.delivered++;
     }
     if (p->on_delivery)
-        p->on_delivery(rd_kafka_topic_name(m->rkt), m->partition, m->offset,
-                       m->err ? XF_EIO : 0, p->ud);
+        p->on_delivery(rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->err ? XF_EIO : 0,
+                       p->ud);
 }
 
 static void producer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -881,8 +879,7 @@ int xf_kafka_producer_flush(struct xf_kafka_producer *p, int timeout_ms)
     return rc;
 }
 
-void xf_kafka_producer_on_delivery(struct xf_kafka_producer *p, xf_kafka_delivery_cb cb,
-                                   void *ud)
+void xf_kafka_producer_on_delivery(struct xf_kafka_producer *p, xf_kafka_delivery_cb cb, void *ud)
 {
     p->on_delivery = cb;
     p->ud = ud;

@@ -86,7 +86,7 @@ struct xf_kafka_consumer;
 
 /* Creates the consumer and subscribes. Auto-commit is off (offsets are committed only by
  * xf_kafka_consumer_commit); a group with no committed offset starts at the earliest record.
- * Fetch and queue settings are tuned for throughput (see docs/operations.md). */
+ * Fetch and queue settings are tuned for throughput (see docs/kafka.md). */
 int xf_kafka_consumer_create(const struct xf_kafka_consumer_opts *opts,
                              struct xf_kafka_consumer **out);
 /* Leaves the group cleanly (revoking the partitions through the callback) and frees. */

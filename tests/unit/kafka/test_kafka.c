@@ -149,9 +149,8 @@ static void produce_n(const char *bs, const char *topic, size_t n, size_t nkeys,
         int kl = snprintf(key, sizeof(key), "host-%zu", nkeys ? i % nkeys : 0);
         int vl = snprintf(val, sizeof(val), "record-%06zu", i);
 
-        assert_int_equal(xf_kafka_producer_send(p, topic, -1, key, (size_t)kl, val, (size_t)vl,
-                                                h, nh),
-                         0);
+        assert_int_equal(
+            xf_kafka_producer_send(p, topic, -1, key, (size_t)kl, val, (size_t)vl, h, nh), 0);
     }
     assert_int_equal(xf_kafka_producer_flush(p, DEADLINE_MS), 0);
     xf_kafka_producer_destroy(p);
@@ -356,9 +355,9 @@ static void broker_down_then_up_during_consumption_loses_nothing(void **state)
         int kl = snprintf(key, sizeof(key), "host-%d", i % 10);
         int vl = snprintf(val, sizeof(val), "record-%06d", i);
 
-        assert_int_equal(xf_kafka_producer_send(p, "xdr.down", -1, key, (size_t)kl, val,
-                                                (size_t)vl, NULL, 0),
-                         0);
+        assert_int_equal(
+            xf_kafka_producer_send(p, "xdr.down", -1, key, (size_t)kl, val, (size_t)vl, NULL, 0),
+            0);
     }
     assert_int_equal(xf_kafka_producer_flush(p, DEADLINE_MS), 0);
     consume(c, s, 1000 - s->n, DEADLINE_MS);
@@ -494,8 +493,7 @@ static void fill(struct xf_kafka_producer *p, const char *topic, int from, int t
             x = x * 1103515245u + 12345u;
             big[j] = (char)('a' + (x >> 16) % 26);
         }
-        assert_int_equal(xf_kafka_producer_send(p, topic, 0, "k", 1, big, sizeof(big), NULL, 0),
-                         0);
+        assert_int_equal(xf_kafka_producer_send(p, topic, 0, "k", 1, big, sizeof(big), NULL, 0), 0);
         /* one record per batch: retention drops whole batches */
         assert_int_equal(xf_kafka_producer_flush(p, DEADLINE_MS), 0);
     }
