@@ -190,18 +190,22 @@ struct det {
 #define NODE_IDS_MAX 4096
 struct idset {
     char **a;
-    size_t n, cap;
+    uint32_t n, cap; /* n <= NODE_IDS_MAX */
     uint64_t more;
 };
 
 struct node {
+    /* first: what the eviction sweep reads of every node, so it costs one cache line */
     char *key; /* NULL when the slot is free */
+    xf_time_t t_touch; /* latest time any event named it (eviction) */
+    uint32_t n_dets;
+    uint32_t inc; /* incident membership of the last computation (CORR_NONE) */
     uint64_t h;
     enum kind_id kind;
+    int lprio;  /* priority of the label/host/user source */
     char *host; /* display host */
     char *label;
     char *user;
-    int lprio; /* priority of the label/host/user source */
     xf_time_t lprio_time;
     char lprio_id[XF_EVENT_ID_MAX];
     xf_time_t t_ref; /* earliest time any event named it */
@@ -209,14 +213,12 @@ struct node {
     xf_time_t t_own_max;
     xf_time_t t_act_min; /* of its activity events */
     xf_time_t t_act_max;
-    xf_time_t t_touch; /* latest time any event named it (eviction) */
     xf_time_t t_inc;   /* its time in the incident being rendered (scratch) */
     uint64_t last_ev;  /* idhash of the last event attached (dedupe within one event) */
     struct idset ids;  /* events that made it (a process start, a file write, a mail) */
     struct idset act;  /* later activity of the entity (connections, queries): listed only
                           where the node is a descendant of a detection */
     struct det *dets;
-    size_t n_dets;
     uint32_t *adj; /* edge indices */
     uint32_t n_adj, cap_adj;
     uint32_t degree; /* distinct edges ever made, both directions (decides hub status) */
@@ -224,12 +226,11 @@ struct node {
     uint32_t mark;   /* scratch for traversals */
     uint32_t mark2;
     uint32_t ord;   /* 1-based number in the incident being rendered, 0 outside it */
-    uint32_t inc;   /* incident membership of the last computation (CORR_NONE) */
+    uint32_t mod;   /* xf_correlator.gen when anything an incident reads of it last changed:
+                       its edges, degree, labels, ids, times or detections (see incident.c) */
     uint8_t in_inc; /* non-hub member of a current incident: touching it dirties */
     uint8_t desc;   /* reached forward from a detection in the last computation */
     uint8_t listed; /* in xf_correlator.seeds */
-    uint32_t mod;   /* xf_correlator.gen when anything an incident reads of it last changed:
-                       its edges, degree, labels, ids, times or detections (see incident.c) */
 };
 
 struct edge {

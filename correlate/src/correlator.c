@@ -329,7 +329,7 @@ static int idset_add(struct idset *s, const char *id)
         xf_free(s->a[--s->n]);
     }
     if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 2;
+        uint32_t nc = s->cap ? s->cap * 2 : 2;
         char **na = xf_realloc(s->a, nc * sizeof(*na));
         if (!na)
             return XF_ENOMEM;
