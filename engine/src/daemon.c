@@ -790,3 +790,18 @@ void xf_daemon_destroy(struct xf_daemon *d)
     pthread_cond_destroy(&d->cv);
     xf_free(d);
 }
+
+void xf_daemon_progress(struct xf_daemon *d, uint64_t *records_durable, uint64_t *incidents)
+{
+    pthread_mutex_lock(&d->mu);
+    if (records_durable)
+        *records_durable = d->snap.eng.records;
+    if (incidents)
+        *incidents = d->snap.eng.corr.incidents;
+    pthread_mutex_unlock(&d->mu);
+}
+
+int xf_daemon_api_port(const struct xf_daemon *d)
+{
+    return d->api ? xf_api_port(d->api) : -1;
+}

@@ -104,4 +104,10 @@ int xf_daemon_install_signals(struct xf_daemon *d);
 
 void xf_daemon_destroy(struct xf_daemon *d);
 
+/* Thread safe: records made durable so far (input records, good and bad) and the incidents
+ * held, as of the last checkpoint. For the demo and tests waiting for ingest to finish. */
+void xf_daemon_progress(struct xf_daemon *d, uint64_t *records_durable, uint64_t *incidents);
+/* The port the HTTP listener bound, or -1 when there is none. */
+int xf_daemon_api_port(const struct xf_daemon *d);
+
 #endif
