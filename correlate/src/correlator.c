@@ -285,7 +285,7 @@ static int node_get(struct xf_correlator *c, enum kind_id kind, uint32_t *out)
     n->t_touch = INT64_MIN;
     n->lprio = -1;
     n->inc = CORR_NONE;
-    n->mod = c->gen;
+    n->mod = n->jmod = c->gen;
     if (hmap_put(&c->node_idx, h, i)) {
         xf_free(n->key);
         goto nomem;
@@ -381,7 +381,7 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
      * incident on its host look changed. */
     if (ev->time < n->t_ref) {
         n->t_ref = ev->time;
-        n->mod = c->gen;
+        n->mod = n->jmod = c->gen;
     }
     if (ev->time > n->t_touch)
         n->t_touch = ev->time;
@@ -390,7 +390,7 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
         (ep->prio == n->lprio && (ev->time < n->lprio_time ||
                                   (ev->time == n->lprio_time && strcmp(ev->id, n->lprio_id) < 0)));
     if (better) {
-        n->mod = c->gen;
+        n->mod = n->jmod = c->gen;
         n->lprio = ep->prio;
         n->lprio_time = ev->time;
         memcpy(n->lprio_id, ev->id, sizeof(n->lprio_id));
@@ -406,7 +406,7 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
             return rc;
     }
     if (attach && n->last_ev != ev->idhash) {
-        n->mod = c->gen;
+        n->mod = n->jmod = c->gen;
         n->last_ev = ev->idhash;
         xf_time_t *lo = activity ? &n->t_act_min : &n->t_own;
         xf_time_t *hi = activity ? &n->t_act_max : &n->t_own_max;
@@ -457,6 +457,29 @@ static int adj_del(struct node *n, uint32_t e)
     return 0;
 }
 
+/* Stamps the ends of an edge that was made, changed or removed (see node.mod and node.jmod):
+ * mod where the end's adjacency or hub status may have changed (sf, st); jmod, when both
+ * ends are incident members, on each end whose list holds the edge (rf, rt). An incident
+ * shows only edges between its members, found on their lists, and every edge is on one
+ * list at least: so a hub shared by two incidents is not stamped for an edge that only the
+ * other incident shows. */
+static void edge_stamp(struct xf_correlator *c, uint32_t from, uint32_t to, int sf, int st,
+                       int rf, int rt)
+{
+    struct node *f = &c->nodes[from], *t = &c->nodes[to];
+
+    if (sf)
+        f->mod = c->gen;
+    if (st)
+        t->mod = c->gen;
+    if (f->member && t->member) {
+        if (rf)
+            f->jmod = c->gen;
+        if (rt)
+            t->jmod = c->gen;
+    }
+}
+
 struct edge_attr {
     const char *relation, *key, *link, *technique;
     double confidence;
@@ -488,7 +511,7 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
             e->confidence = a->confidence;
             e->time = t;
             snprintf(e->event_id, sizeof(e->event_id), "%s", event_id);
-            c->nodes[from].mod = c->nodes[to].mod = c->gen;
+            edge_stamp(c, from, to, 1, 1, 1, 1);
             if (c->nodes[from].in_inc || c->nodes[to].in_inc)
                 c->dirty = 1;
         }
@@ -540,24 +563,22 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
     int fh = corr_is_hub(c, nf), th = corr_is_hub(c, nt);
     /* A node that already was a hub and does not record the edge shows nothing new (its
      * degree is past mattering); everything else is stamped changed for incident.c. */
-    if (!fh || th) {
+    if (!fh || th)
         rc = adj_push(nf, i);
-        nf->mod = c->gen;
-    } else {
+    else
         c->st.edges_cut++;
-        if (!was_fh)
-            nf->mod = c->gen;
-    }
     if (!rc) {
-        if (!th) {
+        if (!th)
             rc = adj_push(nt, i);
-            nt->mod = c->gen;
-        } else {
+        else
             c->st.edges_cut++;
-            if (!was_th)
-                nt->mod = c->gen;
-        }
     }
+    edge_stamp(c, from, to, !fh || th || !was_fh, !th || !was_th, !fh || th, !th);
+    /* becoming a hub changes how the node shows in an incident */
+    if (fh && !was_fh)
+        nf->jmod = c->gen;
+    if (th && !was_th)
+        nt->jmod = c->gen;
     if (!rc && c->n_pending == c->cap_pending) {
         size_t nc = c->cap_pending ? c->cap_pending * 2 : 256;
         uint32_t *p = xf_realloc(c->pending, nc * sizeof(*p));
@@ -583,10 +604,9 @@ static void edge_remove(struct xf_correlator *c, uint32_t i)
     struct edge *e = &c->edges[i];
 
     hmap_del(&c->edge_idx, edge_hash(e->from, e->to, e->relation), i);
-    if (adj_del(&c->nodes[e->from], i) || !corr_is_hub(c, &c->nodes[e->from]))
-        c->nodes[e->from].mod = c->gen;
-    if (adj_del(&c->nodes[e->to], i) || !corr_is_hub(c, &c->nodes[e->to]))
-        c->nodes[e->to].mod = c->gen;
+    int df = adj_del(&c->nodes[e->from], i), dt = adj_del(&c->nodes[e->to], i);
+    edge_stamp(c, e->from, e->to, df || !corr_is_hub(c, &c->nodes[e->from]),
+               dt || !corr_is_hub(c, &c->nodes[e->to]), df, dt);
     c->nodes[e->from].nref--;
     c->nodes[e->to].nref--;
     if (e->pending) {
@@ -654,7 +674,7 @@ static int node_add_det(struct xf_correlator *c, struct node *n, const struct xf
     }
     d = &n->dets[n->n_dets++];
     memset(d, 0, sizeof(*d));
-    n->mod = c->gen;
+    n->mod = n->jmod = c->gen;
     d->rule_id = xf_strdup(rule_id);
     d->title = xf_strdup(title);
     d->level = level;

@@ -846,7 +846,7 @@ static struct inc_rec *rec_reusable(const struct xf_correlator *c, uint64_t fp,
             continue;
         for (size_t k = 0; k < set->n; k++) {
             const struct node *x = &c->nodes[set->a[k]];
-            if (x->mod > r->built || x->desc != r->desc[k])
+            if (x->jmod > r->built || x->desc != r->desc[k])
                 return NULL;
         }
         return r;
@@ -878,6 +878,7 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
             n->inc = CORR_NONE;
             n->in_inc = 0;
             n->desc = 0;
+            n->member = 0;
         }
     }
     /* Seeds: drop entries whose node lost its detections or was freed, and duplicates left
@@ -1018,6 +1019,7 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
                 if (x->mark2 == ep)
                     continue;
                 x->mark2 = ep;
+                x->member = 1;
                 x->inc = root_inc[g];
                 x->in_inc = !corr_is_hub(c, x);
                 rc = u32v_push(&set, cl.a[i]);
@@ -1121,7 +1123,7 @@ static int close_idle(struct xf_correlator *c)
         for (size_t k = 0; k < r->n_members; k++) {
             struct node *x = &c->nodes[r->members[k]];
             if (x->key) {
-                x->mod = c->gen;
+                x->mod = x->jmod = c->gen;
                 corr_node_clear_dets(x);
                 x->inc = CORR_NONE;
                 x->in_inc = 0;
