@@ -1,0 +1,58 @@
+/*
+ * test_metrics.c - the Prometheus text format the daemon's /metrics writes: HELP and TYPE
+ * lines, integer and fractional samples, and label values escaped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "metrics.h"
+
+static void test_counter_has_help_type_and_integer_sample(void **state)
+{
+    struct xf_buf b;
+
+    xf_buf_init(&b);
+    assert_int_equal(xf_prom_metric(&b, "xdrflow_records_in_total", "counter", "Records.", 42),
+                     0);
+    assert_string_equal(b.data, "# HELP xdrflow_records_in_total Records.\n"
+                                "# TYPE xdrflow_records_in_total counter\n"
+                                "xdrflow_records_in_total 42\n");
+    xf_buf_close(&b);
+}
+
+static void test_gauge_fraction_and_negative(void **state)
+{
+    struct xf_buf b;
+
+    xf_buf_init(&b);
+    assert_int_equal(xf_prom_sample(&b, "age", NULL, 0, 1.25), 0);
+    assert_int_equal(xf_prom_sample(&b, "lag", NULL, 0, -1), 0);
+    assert_string_equal(b.data, "age 1.25\nlag -1\n");
+    xf_buf_close(&b);
+}
+
+static void test_labels_are_escaped(void **state)
+{
+    struct xf_buf b;
+    const char *labels[4] = {"topic", "a\"b\\c\nd", "partition", "3"};
+
+    xf_buf_init(&b);
+    assert_int_equal(xf_prom_sample(&b, "xdrflow_consumer_lag", labels, 2, 7), 0);
+    assert_string_equal(b.data,
+                        "xdrflow_consumer_lag{topic=\"a\\\"b\\\\c\\nd\",partition=\"3\"} 7\n");
+    xf_buf_close(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counter_has_help_type_and_integer_sample),
+        cmocka_unit_test(test_gauge_fraction_and_negative),
+        cmocka_unit_test(test_labels_are_escaped),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
