@@ -6,7 +6,7 @@ import unittest
 
 from xftest import SCENARIO, run, tempdir
 
-COMMANDS = ["replay", "incidents", "rules", "decode"]
+COMMANDS = ["run", "demo", "replay", "incidents", "rules", "decode", "produce", "devbroker"]
 
 
 class Help(unittest.TestCase):
