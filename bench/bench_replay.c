@@ -35,10 +35,10 @@
 struct result {
     int rc;
     uint64_t events;
-    uint64_t errors;      /* records that failed to decode */
+    uint64_t errors; /* records that failed to decode */
     double seconds;
     long maxrss_kb;
-    uint64_t db_bytes;    /* size of the database directory afterwards */
+    uint64_t db_bytes; /* size of the database directory afterwards */
     uint64_t incidents;
     char note[160];
 };
@@ -503,12 +503,9 @@ static void run_end_to_end(const struct opts *o, struct result *r)
 }
 
 static const struct bench benches[] = {
-    {"bare_jansson", 1, run_bare_jansson},
-    {"decode_only", 0, run_decode_only},
-    {"decode_parallel", 0, run_decode_parallel},
-    {"store_only", 0, run_store_only},
-    {"engine_no_db", 0, run_correlate_nodb},
-    {"end_to_end", 0, run_end_to_end},
+    {"bare_jansson", 1, run_bare_jansson},       {"decode_only", 0, run_decode_only},
+    {"decode_parallel", 0, run_decode_parallel}, {"store_only", 0, run_store_only},
+    {"engine_no_db", 0, run_correlate_nodb},     {"end_to_end", 0, run_end_to_end},
 };
 
 static int selected(const char *only, const char *name)
@@ -565,25 +562,27 @@ static void run_in_child(const struct bench *b, const struct opts *o, struct res
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: xf-bench-replay --format ecs|proto [options] FILE\n\n"
-            "Prints one line per measurement: name, events, seconds, events/s, peak RSS.\n\n"
-            "  -f, --format F        input format of FILE (ecs, proto, sysmon, winevt, auto)\n"
-            "  -t, --tmp DIR         where temporary databases go (default $TMPDIR or /tmp)\n"
-            "  -n, --store-events N  events held in memory for store_only (default 1000000)\n"
-            "  -j, --threads N       decode threads (default: number of CPUs)\n"
-            "  -r, --rules DIR       Sigma rules for the engine runs (default: bundled pack)\n"
-            "  -o, --only LIST       comma-separated subset of: bare_jansson, decode_only,\n"
-            "                        decode_parallel, store_only, engine_no_db, end_to_end\n");
+    fprintf(out, "usage: xf-bench-replay --format ecs|proto [options] FILE\n\n"
+                 "Prints one line per measurement: name, events, seconds, events/s, peak RSS.\n\n"
+                 "  -f, --format F        input format of FILE (ecs, proto, sysmon, winevt, auto)\n"
+                 "  -t, --tmp DIR         where temporary databases go (default $TMPDIR or /tmp)\n"
+                 "  -n, --store-events N  events held in memory for store_only (default 1000000)\n"
+                 "  -j, --threads N       decode threads (default: number of CPUs)\n"
+                 "  -r, --rules DIR       Sigma rules for the engine runs (default: bundled pack)\n"
+                 "  -o, --only LIST       comma-separated subset of: bare_jansson, decode_only,\n"
+                 "                        decode_parallel, store_only, engine_no_db, end_to_end\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'}, {"tmp", required_argument, NULL, 't'},
+        {"format", required_argument, NULL, 'f'},
+        {"tmp", required_argument, NULL, 't'},
         {"store-events", required_argument, NULL, 'n'},
-        {"threads", required_argument, NULL, 'j'}, {"rules", required_argument, NULL, 'r'},
-        {"only", required_argument, NULL, 'o'},   {"help", no_argument, NULL, 'h'},
+        {"threads", required_argument, NULL, 'j'},
+        {"rules", required_argument, NULL, 'r'},
+        {"only", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct opts o = {.fmt = XF_FMT_AUTO, .store_events = 1000000};
@@ -653,10 +652,9 @@ int main(int argc, char **argv)
             status = 1;
             continue;
         }
-        printf("%-16s %10" PRIu64 " %9.2f %10.0f %8.1f %8.1f  %s%s", b->name, r.events,
-               r.seconds, r.seconds > 0 ? (double)r.events / r.seconds : 0.0,
-               (double)r.maxrss_kb / 1024.0, (double)r.db_bytes / 1048576.0, r.note,
-               r.errors ? "" : "\n");
+        printf("%-16s %10" PRIu64 " %9.2f %10.0f %8.1f %8.1f  %s%s", b->name, r.events, r.seconds,
+               r.seconds > 0 ? (double)r.events / r.seconds : 0.0, (double)r.maxrss_kb / 1024.0,
+               (double)r.db_bytes / 1048576.0, r.note, r.errors ? "" : "\n");
         if (r.errors)
             printf("%s%" PRIu64 " bad records\n", r.note[0] ? "; " : "", r.errors);
         fflush(stdout);

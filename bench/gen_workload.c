@@ -42,7 +42,7 @@ struct proc {
 };
 
 struct host {
-    char name[48];    /* FQDN, lowercase */
+    char name[48]; /* FQDN, lowercase */
     char short_[24];
     char ip[48];
     char user[32];
@@ -54,7 +54,7 @@ struct host {
 
 struct gen {
     uint64_t rng;
-    uint64_t seq;         /* events written so far */
+    uint64_t seq; /* events written so far */
     uint64_t n_events;
     uint64_t chain_every;
     uint64_t chains;
@@ -83,10 +83,18 @@ static const char *const benign_images[] = {
 };
 
 static const char *const domains[] = {
-    "www.google.com",    "login.microsoftonline.com", "outlook.office365.com",
-    "cdn.jsdelivr.net",  "github.com",                "update.googleapis.com",
-    "www.bing.com",      "teams.microsoft.com",       "settings-win.data.microsoft.com",
-    "fonts.gstatic.com", "slack.com",                 "intranet.corp.example",
+    "www.google.com",
+    "login.microsoftonline.com",
+    "outlook.office365.com",
+    "cdn.jsdelivr.net",
+    "github.com",
+    "update.googleapis.com",
+    "www.bing.com",
+    "teams.microsoft.com",
+    "settings-win.data.microsoft.com",
+    "fonts.gstatic.com",
+    "slack.com",
+    "intranet.corp.example",
 };
 
 /* ---- deterministic randomness ------------------------------------------------------------- */
@@ -110,8 +118,8 @@ static void make_guid(struct gen *g, char out[40])
     uint64_t a = rnd(g), b = rnd(g);
 
     snprintf(out, 40, "{%08" PRIX32 "-%04" PRIX32 "-%04" PRIX32 "-%04" PRIX32 "-%012" PRIX64 "}",
-             (uint32_t)a, (uint32_t)(a >> 32) & 0xffff, (uint32_t)(a >> 48),
-             (uint32_t)b & 0xffff, (b >> 16) & UINT64_C(0xffffffffffff));
+             (uint32_t)a, (uint32_t)(a >> 32) & 0xffff, (uint32_t)(a >> 48), (uint32_t)b & 0xffff,
+             (b >> 16) & UINT64_C(0xffffffffffff));
 }
 
 static void make_sha256(struct gen *g, char out[65])
@@ -278,7 +286,9 @@ static int write_ecs(struct gen *g, const struct host *h, const struct xf_event 
     rc = rc ? rc : put_kf(b, &first, "outcome", ev, XF_F_VERDICT);
     rc = rc ? rc
             : xf_buf_appendf(b, ",\"module\":\"%s\"}",
-                             email ? "email" : ev->category == XF_CAT_LOGON ? "security" : "sysmon");
+                             email                          ? "email"
+                             : ev->category == XF_CAT_LOGON ? "security"
+                                                            : "sysmon");
     if (!rc && uname) {
         rc = xf_buf_appends(b, ",\"user\":{");
         first = 1;
@@ -366,11 +376,9 @@ static int write_ecs(struct gen *g, const struct host *h, const struct xf_event 
         for (size_t i = 0; !rc && i < xf_event_count(ev, XF_F_ATTACHMENT_NAME); i++) {
             rc = xf_buf_appends(b, i ? ",{\"file\":{" : "{\"file\":{");
             first = 1;
+            rc = rc ? rc : put_kv(b, &first, "name", xf_event_get_nth(ev, XF_F_ATTACHMENT_NAME, i));
             rc = rc ? rc
-                    : put_kv(b, &first, "name", xf_event_get_nth(ev, XF_F_ATTACHMENT_NAME, i));
-            rc = rc ? rc
-                    : put_kv(b, &first, "mime_type",
-                             xf_event_get_nth(ev, XF_F_ATTACHMENT_TYPE, i));
+                    : put_kv(b, &first, "mime_type", xf_event_get_nth(ev, XF_F_ATTACHMENT_TYPE, i));
             rc = rc ? rc
                     : xf_buf_appendf(b, ",\"size\":%s,\"hash\":{\"sha256\":",
                                      xf_event_get_nth(ev, XF_F_ATTACHMENT_SIZE, i));
@@ -439,8 +447,8 @@ static void begin(struct gen *g, struct host *h, enum xf_category cat, const cha
         char user[40];
         snprintf(user, sizeof user, "CORP\\%s", h->user);
         xf_event_set(ev, XF_F_USER, user, (size_t)-1);
-        xf_event_set(ev, XF_F_CHANNEL,
-                     sysmon ? "Microsoft-Windows-Sysmon/Operational" : "Security", (size_t)-1);
+        xf_event_set(ev, XF_F_CHANNEL, sysmon ? "Microsoft-Windows-Sysmon/Operational" : "Security",
+                     (size_t)-1);
         xf_event_set(ev, XF_F_PROVIDER,
                      sysmon ? "Microsoft-Windows-Sysmon" : "Microsoft-Windows-Security-Auditing",
                      (size_t)-1);
@@ -580,8 +588,8 @@ static int host_start(struct gen *g, struct host *h)
     snprintf(userinit.cmdline, sizeof userinit.cmdline, "C:\\Windows\\system32\\userinit.exe");
     make_guid(g, services.guid);
     snprintf(services.cmdline, sizeof services.cmdline, "C:\\Windows\\system32\\services.exe");
-    rc = emit_process(g, h, &userinit, 0, "C:\\Windows\\explorer.exe",
-                      "C:\\Windows\\Explorer.EXE", NULL);
+    rc = emit_process(g, h, &userinit, 0, "C:\\Windows\\explorer.exe", "C:\\Windows\\Explorer.EXE",
+                      NULL);
     h->ring[1] = h->ring[0];
     /* stop at exactly --events so the file's event count is known without reading it */
     if (!rc && g->seq < g->n_events)
@@ -655,8 +663,10 @@ static int emit_chain(struct gen *g, struct host *h)
     if ((rc = finish(g, mx)))
         return rc;
 
-    static const char outlook[] = "C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE";
-    static const char winword[] = "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE";
+    static const char outlook[] =
+        "C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE";
+    static const char winword[] =
+        "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE";
     static const char wmiprvse[] = "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe";
     static const char pwsh[] = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe";
     static const char regsvr32[] = "C:\\Windows\\System32\\regsvr32.exe";
@@ -671,9 +681,9 @@ static int emit_chain(struct gen *g, struct host *h)
     rc = rc ? rc : emit_file(g, h, ol, path, doc_sha);
     snprintf(cmd, sizeof cmd, "\"%s\" /n \"%s\" /o \"\"", winword, path);
     rc = rc ? rc : emit_process(g, h, ol, 3, winword, cmd, NULL);
-    rc = rc ? rc : emit_process(g, h, &h->ring[1], 4, wmiprvse,
-                                "C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding",
-                                NULL);
+    rc = rc ? rc
+            : emit_process(g, h, &h->ring[1], 4, wmiprvse,
+                           "C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding", NULL);
     rc = rc ? rc
             : emit_process(g, h, wmi, 5, pwsh,
                            "powershell.exe -nop -w hidden -enc JABiAD0AJwBoAHQAdABwADoALwAvAHMA"
@@ -739,10 +749,13 @@ static int parse_u64(const char *s, uint64_t *out)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"events", required_argument, NULL, 'n'}, {"format", required_argument, NULL, 'f'},
-        {"seed", required_argument, NULL, 's'},   {"hosts", required_argument, NULL, 'H'},
+        {"events", required_argument, NULL, 'n'},
+        {"format", required_argument, NULL, 'f'},
+        {"seed", required_argument, NULL, 's'},
+        {"hosts", required_argument, NULL, 'H'},
         {"chain-every", required_argument, NULL, 'c'},
-        {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct gen g = {.n_events = 1000000, .chain_every = 10000, .n_hosts = 2000, .rng = 1};
@@ -825,8 +838,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "xf-gen-workload: %s\n", xf_strerror(rc));
         goto out;
     }
-    fprintf(stderr, "xf-gen-workload: %" PRIu64 " events (%" PRIu64 " attack chains), %" PRIu64
-                    " bytes, %.0f bytes/event -> %s\n",
+    fprintf(stderr,
+            "xf-gen-workload: %" PRIu64 " events (%" PRIu64 " attack chains), %" PRIu64
+            " bytes, %.0f bytes/event -> %s\n",
             g.seq, g.chains, g.bytes, g.seq ? (double)g.bytes / (double)g.seq : 0.0, out);
     status = 0;
 out:

@@ -13,14 +13,15 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: xdrflow decode [--input-format F] FILE...\n\n"
-            "Prints each record of FILE as xdrflow's normalized event, one JSON object per\n"
-            "line: {\"id\",\"category\",\"time\",\"format\",\"where\",\"fields\":{...}}. Bad records\n"
-            "are reported on stderr as FILE:LINE: reason.\n\n"
-            "options:\n"
-            "  -f, --input-format F  auto|ecs|sysmon|winevt|proto (default auto)\n"
-            "  -h, --help            this text\n");
+    fprintf(
+        out,
+        "usage: xdrflow decode [--input-format F] FILE...\n\n"
+        "Prints each record of FILE as xdrflow's normalized event, one JSON object per\n"
+        "line: {\"id\",\"category\",\"time\",\"format\",\"where\",\"fields\":{...}}. Bad records\n"
+        "are reported on stderr as FILE:LINE: reason.\n\n"
+        "options:\n"
+        "  -f, --input-format F  auto|ecs|sysmon|winevt|proto (default auto)\n"
+        "  -h, --help            this text\n");
 }
 
 static void print_event(const struct xf_event *ev, enum xf_format used, const char *where)
@@ -41,8 +42,7 @@ static void print_event(const struct xf_event *ev, enum xf_format used, const ch
         if (xf_field_is_multi((enum xf_field)f)) {
             json_t *arr = json_array();
             for (size_t i = 0; i < n; i++)
-                json_array_append_new(
-                    arr, json_string(xf_event_get_nth(ev, (enum xf_field)f, i)));
+                json_array_append_new(arr, json_string(xf_event_get_nth(ev, (enum xf_field)f, i)));
             json_object_set_new(fields, xf_field_name((enum xf_field)f), arr);
         } else {
             json_object_set_new(fields, xf_field_name((enum xf_field)f),

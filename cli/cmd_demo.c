@@ -166,12 +166,9 @@ static void sleep_ms(long ms)
 int xf_cmd_demo(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"once", no_argument, NULL, 'O'},
-        {"api", required_argument, NULL, 'a'},
-        {"input", required_argument, NULL, 'i'},
-        {"format", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"once", no_argument, NULL, 'O'},        {"api", required_argument, NULL, 'a'},
+        {"input", required_argument, NULL, 'i'}, {"format", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *api = "127.0.0.1:8080";
     const char *input = getenv("XDRFLOW_DEMO_DATA");
@@ -216,8 +213,8 @@ int xf_cmd_demo(int argc, char **argv)
         }
     }
     if (!input)
-        input = access(XF_DEMO_DATA, R_OK) == 0 ? XF_DEMO_DATA
-                                                : "tests/data/emotet-outbreak.ecs.jsonl";
+        input =
+            access(XF_DEMO_DATA, R_OK) == 0 ? XF_DEMO_DATA : "tests/data/emotet-outbreak.ecs.jsonl";
     if (xf_config_init(&cfg))
         return 1;
     if (!mkdtemp(tmpdir)) {
@@ -226,8 +223,8 @@ int xf_cmd_demo(int argc, char **argv)
     }
     snprintf(db, sizeof db, "%s/db", tmpdir);
 
-    struct xf_devbroker_opts bo = {.brokers = 1, .partitions = 3, .topics = topics,
-                                   .n_topics = XF_ARRAY_LEN(topics)};
+    struct xf_devbroker_opts bo = {
+        .brokers = 1, .partitions = 3, .topics = topics, .n_topics = XF_ARRAY_LEN(topics)};
     if (xf_devbroker_start(&bo, &broker)) {
         fprintf(stderr, "xdrflow demo: cannot start the development broker\n");
         goto out;
@@ -253,8 +250,9 @@ int xf_cmd_demo(int argc, char **argv)
         goto out;
     }
     if (xf_daemon_create(&cfg, &run.d)) {
-        fprintf(stderr, "xdrflow demo: the daemon did not start (is %s in use? try --api "
-                        "127.0.0.1:0)\n",
+        fprintf(stderr,
+                "xdrflow demo: the daemon did not start (is %s in use? try --api "
+                "127.0.0.1:0)\n",
                 api);
         goto out;
     }

@@ -142,15 +142,14 @@ int xf_cmd_incidents(int argc, char **argv)
         return 2;
     }
     if ((rc = xf_store_open(db, &sopts, &st))) {
-        fprintf(stderr, "xdrflow incidents: cannot open database '%s': %s\n", db,
-                xf_strerror(rc));
+        fprintf(stderr, "xdrflow incidents: cannot open database '%s': %s\n", db, xf_strerror(rc));
         return 1;
     }
     if (!id) {
         struct list_ctx l = {.fmt = fmt};
         if (fmt == OUT_TEXT)
-            printf("%-21s %-8s %3s  %-20s %5s  %-40s %s\n", "ID", "SEVERITY", "SCR",
-                   "FIRST SEEN", "NODES", "HOSTS", "STAGES");
+            printf("%-21s %-8s %3s  %-20s %5s  %-40s %s\n", "ID", "SEVERITY", "SCR", "FIRST SEEN",
+                   "NODES", "HOSTS", "STAGES");
         rc = xf_store_incidents_scan(st, list_cb, &l);
         status = rc ? 1 : 0;
     } else {

@@ -48,8 +48,7 @@ int xf_cmd_rules(int argc, char **argv)
     rc = xf_ruleset_load(paths, n, &rs, &errs);
     for (size_t i = 0; i < errs.count; i++) {
         if (errs.items[i].line > 0)
-            printf("%s:%d: %s\n", errs.items[i].file, errs.items[i].line,
-                   errs.items[i].message);
+            printf("%s:%d: %s\n", errs.items[i].file, errs.items[i].line, errs.items[i].message);
         else
             printf("%s: %s\n", errs.items[i].file, errs.items[i].message);
     }

@@ -9,8 +9,8 @@ const char *xf_strerror(int err)
     switch (err) {
     case 0:
         return "success";
-#define XF_ERR_CASE(name, val, msg)                                                               \
-    case XF_E##name:                                                                              \
+#define XF_ERR_CASE(name, val, msg)                                                                \
+    case XF_E##name:                                                                               \
         return msg;
         XF_ERRNO_MAP(XF_ERR_CASE)
 #undef XF_ERR_CASE

@@ -22,6 +22,5 @@ void xf_hash128_hex(const void *data, size_t len, char out[33])
 {
     XXH128_hash_t h = XXH3_128bits(data, len);
 
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64,
-             (unsigned long long)h.low64);
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
 }

@@ -118,8 +118,8 @@ char *xf_time_format(xf_time_t t, char *buf)
     /* the modulos tell the compiler the fields are small, so it can prove no truncation */
     snprintf(buf, XF_TIME_BUFSZ, "%04u-%02u-%02uT%02u:%02u:%02uZ",
              (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
-             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
-             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u);
     return buf;
 }
 
@@ -131,8 +131,8 @@ char *xf_time_format_ms(xf_time_t t, char *buf)
     split(t, &tm, &ms);
     snprintf(buf, XF_TIME_BUFSZ, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
              (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
-             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
-             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)ms % 1000u);
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u, (unsigned)ms % 1000u);
     return buf;
 }
 

@@ -196,7 +196,7 @@ struct idset {
 
 struct node {
     /* first: what the eviction sweep reads of every node, so it costs one cache line */
-    char *key; /* NULL when the slot is free */
+    char *key;         /* NULL when the slot is free */
     xf_time_t t_touch; /* latest time any event named it (eviction) */
     uint32_t n_dets;
     uint32_t inc; /* incident membership of the last computation (CORR_NONE) */
@@ -213,11 +213,11 @@ struct node {
     xf_time_t t_own_max;
     xf_time_t t_act_min; /* of its activity events */
     xf_time_t t_act_max;
-    xf_time_t t_inc;   /* its time in the incident being rendered (scratch) */
-    uint64_t last_ev;  /* idhash of the last event attached (dedupe within one event) */
-    struct idset ids;  /* events that made it (a process start, a file write, a mail) */
-    struct idset act;  /* later activity of the entity (connections, queries): listed only
-                          where the node is a descendant of a detection */
+    xf_time_t t_inc;  /* its time in the incident being rendered (scratch) */
+    uint64_t last_ev; /* idhash of the last event attached (dedupe within one event) */
+    struct idset ids; /* events that made it (a process start, a file write, a mail) */
+    struct idset act; /* later activity of the entity (connections, queries): listed only
+                         where the node is a descendant of a detection */
     struct det *dets;
     uint32_t *adj; /* edge indices */
     uint32_t n_adj, cap_adj;

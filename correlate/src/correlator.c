@@ -463,8 +463,8 @@ static int adj_del(struct node *n, uint32_t e)
  * shows only edges between its members, found on their lists, and every edge is on one
  * list at least: so a hub shared by two incidents is not stamped for an edge that only the
  * other incident shows. */
-static void edge_stamp(struct xf_correlator *c, uint32_t from, uint32_t to, int sf, int st,
-                       int rf, int rt)
+static void edge_stamp(struct xf_correlator *c, uint32_t from, uint32_t to, int sf, int st, int rf,
+                       int rt)
 {
     struct node *f = &c->nodes[from], *t = &c->nodes[to];
 

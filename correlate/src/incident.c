@@ -24,22 +24,22 @@ struct inc_rec {
     const char *severity;
     uint32_t *members; /* node indices, for closing */
     size_t n_members;
-    uint8_t *desc;   /* node.desc of each member when the JSON was built */
-    uint64_t fp;     /* fingerprint of (members, desc), to find the record again */
-    uint64_t hash;   /* xf_hash64 of json */
-    uint32_t built;  /* xf_correlator.gen the JSON reflects */
+    uint8_t *desc;  /* node.desc of each member when the JSON was built */
+    uint64_t fp;    /* fingerprint of (members, desc), to find the record again */
+    uint64_t hash;  /* xf_hash64 of json */
+    uint32_t built; /* xf_correlator.gen the JSON reflects */
 };
 
 /* The closure of one seed as last computed: reusable while no node it reached (pruned ones
  * included) has changed since, because a closure reads nothing but those nodes. */
 struct seed_cache {
     uint32_t node;
-    uint64_t h;       /* node.h, so a reused slot never matches */
+    uint64_t h; /* node.h, so a reused slot never matches */
     uint32_t built;
     uint32_t *reached; /* every node the walks visited */
     uint32_t n_reached;
-    uint32_t *cl;      /* the closure after pruning, in walk order */
-    uint8_t *desc;     /* cl[i] reached forward */
+    uint32_t *cl;  /* the closure after pruning, in walk order */
+    uint8_t *desc; /* cl[i] reached forward */
     uint32_t n_cl;
 };
 
@@ -59,7 +59,7 @@ struct inc_state {
     size_t n_rep, cap_rep, n_sorted;
     struct seed_cache *sc; /* one per seed of the last computation */
     size_t n_sc;
-    struct hmap sc_idx;    /* seed node index -> slot in sc */
+    struct hmap sc_idx; /* seed node index -> slot in sc */
 };
 
 static const char *const level_names[] = {"informational", "low", "medium", "high", "critical"};
@@ -795,8 +795,7 @@ static int sc_keep_reached(struct seed_cache *sc, uint32_t node, uint64_t h, uin
     return 0;
 }
 
-static int sc_keep_closure(struct seed_cache *sc, const uint32_t *a, const uint8_t *desc,
-                           size_t n)
+static int sc_keep_closure(struct seed_cache *sc, const uint32_t *a, const uint8_t *desc, size_t n)
 {
     sc->cl = xf_malloc((n ? n : 1) * sizeof(*a));
     sc->desc = xf_malloc(n ? n : 1);
@@ -959,8 +958,8 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
             for (size_t i = cl_off[k]; i < cl.n && rc == 0; i++)
                 rc = u8v_push(&cl_desc, c->nodes[cl.a[i]].mark2 == ep);
             if (!rc)
-                rc = sc_keep_closure(nsc, cl.a + cl_off[k], cl_desc.a + cl_off[k],
-                                     cl.n - cl_off[k]);
+                rc =
+                    sc_keep_closure(nsc, cl.a + cl_off[k], cl_desc.a + cl_off[k], cl.n - cl_off[k]);
             if (rc)
                 break;
         }
@@ -972,8 +971,7 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
              * (they still share the session node as context). Likewise a leaf (an IP, a
              * host): two intrusions that reach the same C2 address or come from the same
              * source address are two incidents that share an indicator, not one. */
-            if ((corr_is_hub(c, x) || x->kind == K_LOGON || corr_kinds[x->kind].leaf) &&
-                !x->n_dets)
+            if ((corr_is_hub(c, x) || x->kind == K_LOGON || corr_kinds[x->kind].leaf) && !x->n_dets)
                 continue;
             if (x->inc == CORR_NONE) {
                 x->inc = (uint32_t)k;

@@ -37,8 +37,8 @@ struct key_def {
     size_t max;       /* list capacity */
     long min_i, max_i;
     const char *const *choices;
-    const char *def;  /* the default as text; NULL for none */
-    const char *env;  /* environment override, or NULL */
+    const char *def; /* the default as text; NULL for none */
+    const char *env; /* environment override, or NULL */
     const char *help;
 };
 
@@ -73,8 +73,7 @@ static const struct key_def keys[] = {
      "Join specifications for the correlation graph."},
     {"correlation.lateness", T_DURATION, F(lateness_ms), 0, 0, 0, 0, NULL, "10m", NULL,
      "How late (in event time) a record may arrive and still join its partners."},
-    {"api.listen", T_STR, F(api_listen), 0, 0, 0, 0, NULL, "127.0.0.1:8080",
-     "XDRFLOW_API_LISTEN",
+    {"api.listen", T_STR, F(api_listen), 0, 0, 0, 0, NULL, "127.0.0.1:8080", "XDRFLOW_API_LISTEN",
      "Address of the HTTP listener (/metrics, /healthz, /readyz); empty turns it off."},
     {"log.level", T_ENUM, F(log_level), 0, 0, 0, 0, log_levels, "info", "XDRFLOW_LOG_LEVEL",
      "error, warn, info or debug."},
@@ -89,7 +88,7 @@ static const struct key_def keys[] = {
 #undef F
 
 static const char *const default_topics[] = {"xdr.email", "xdr.endpoint", "xdr.network",
-                                              "xdr.alerts"};
+                                             "xdr.alerts"};
 
 /* ---- field access ------------------------------------------------------------------------- */
 
@@ -177,8 +176,8 @@ static int in_choices(const char *const *choices, const char *s)
 
 /* Sets a scalar-typed key from text. On a bad value writes why into why[] and returns
  * XF_EINVAL. Used for defaults, the file, the environment and flags alike. */
-static int set_scalar(struct xf_config *cfg, const struct key_def *k, const char *val,
-                      char *why, size_t why_len)
+static int set_scalar(struct xf_config *cfg, const struct key_def *k, const char *val, char *why,
+                      size_t why_len)
 {
     int rc = 0;
 
@@ -215,8 +214,8 @@ static int set_scalar(struct xf_config *cfg, const struct key_def *k, const char
             xf_buf_init(&b);
             for (size_t i = 0; k->choices[i]; i++)
                 xf_buf_appendf(&b, "%s%s", i ? ", " : "", k->choices[i]);
-            snprintf(why, why_len, "%s: expected one of %s, got '%s'", k->name,
-                     b.len ? b.data : "", val);
+            snprintf(why, why_len, "%s: expected one of %s, got '%s'", k->name, b.len ? b.data : "",
+                     val);
             xf_buf_close(&b);
             rc = XF_EINVAL;
         } else {
@@ -329,9 +328,9 @@ enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
 
 struct ynode {
     enum ykind kind;
-    int line;          /* 1-based */
-    char *str;         /* scalar text */
-    int plain_empty;   /* an unquoted empty scalar (YAML null) */
+    int line;            /* 1-based */
+    char *str;           /* scalar text */
+    int plain_empty;     /* an unquoted empty scalar (YAML null) */
     struct ynode **kids; /* seq: items; map: key, value, key, value, ... */
     size_t n, cap;
 };
@@ -648,8 +647,8 @@ static int load_props(struct xf_config *cfg, const struct key_def *k, const stru
     int rc = 0;
 
     if (v->kind != Y_MAP) {
-        add_error(ld, v->line, "%s: expected a mapping of librdkafka properties, got %s",
-                  k->name, kind_name(v->kind));
+        add_error(ld, v->line, "%s: expected a mapping of librdkafka properties, got %s", k->name,
+                  kind_name(v->kind));
         return 0;
     }
     clear_list(cfg, k);
@@ -748,7 +747,7 @@ static int load_tree(struct xf_config *cfg, const struct ynode *root, struct loa
                 continue;
             }
             snprintf(full, sizeof full, "%s.%s", sk->str, kk->str);
-            if (is_duplicate(ld, sv, j, "") )
+            if (is_duplicate(ld, sv, j, ""))
                 continue;
             if (!(k = key_find(full))) {
                 add_error(ld, kk->line, "unknown key '%s'", full);
@@ -906,8 +905,13 @@ int xf_config_validate(const struct xf_config *cfg)
 
 static const char *type_name(enum key_type t)
 {
-    static const char *const names[] = {"string", "bool", "integer", "duration", "enum",
-                                        "list of strings", "list of {name, format}",
+    static const char *const names[] = {"string",
+                                        "bool",
+                                        "integer",
+                                        "duration",
+                                        "enum",
+                                        "list of strings",
+                                        "list of {name, format}",
                                         "mapping"};
     return names[t];
 }
@@ -944,24 +948,23 @@ int xf_config_write_reference(struct xf_buf *out, int markdown)
                                  k->env ? k->env : "", "", k->help);
     }
     if (markdown)
-        rc |= xf_buf_appends(
-            out, "\nExample:\n\n```yaml\n"
-                 "kafka:\n"
-                 "  brokers: \"127.0.0.1:9092\"\n"
-                 "  group: xdrflow\n"
-                 "  topics:\n"
-                 "    - {name: xdr.email, format: auto}\n"
-                 "    - {name: xdr.endpoint, format: auto}\n"
-                 "    - {name: xdr.network, format: auto}\n"
-                 "    - {name: xdr.alerts, format: auto}\n"
-                 "  dead_letter_topic: xdr.deadletter\n"
-                 "  properties: {fetch.wait.max.ms: \"100\"}\n"
-                 "store: {path: /var/lib/xdrflow, sync: false}\n"
-                 "rules: {paths: [/etc/xdrflow/rules]}\n"
-                 "correlation: {lateness: 10m}\n"
-                 "api: {listen: \"127.0.0.1:8080\"}\n"
-                 "log: {level: info, format: json}\n"
-                 "pipeline: {decode_threads: 0, queue_batches: 24}\n"
-                 "```\n");
+        rc |= xf_buf_appends(out, "\nExample:\n\n```yaml\n"
+                                  "kafka:\n"
+                                  "  brokers: \"127.0.0.1:9092\"\n"
+                                  "  group: xdrflow\n"
+                                  "  topics:\n"
+                                  "    - {name: xdr.email, format: auto}\n"
+                                  "    - {name: xdr.endpoint, format: auto}\n"
+                                  "    - {name: xdr.network, format: auto}\n"
+                                  "    - {name: xdr.alerts, format: auto}\n"
+                                  "  dead_letter_topic: xdr.deadletter\n"
+                                  "  properties: {fetch.wait.max.ms: \"100\"}\n"
+                                  "store: {path: /var/lib/xdrflow, sync: false}\n"
+                                  "rules: {paths: [/etc/xdrflow/rules]}\n"
+                                  "correlation: {lateness: 10m}\n"
+                                  "api: {listen: \"127.0.0.1:8080\"}\n"
+                                  "log: {level: info, format: json}\n"
+                                  "pipeline: {decode_threads: 0, queue_batches: 24}\n"
+                                  "```\n");
     return rc ? XF_ENOMEM : 0;
 }

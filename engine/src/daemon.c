@@ -76,8 +76,8 @@ struct xf_daemon {
     size_t dlq_unflushed;
 
     atomic_int stop_req, reload_req, running, rebuilt;
-    atomic_uint_fast64_t records_in, dead_letters, dlq_failures, pauses, reloads,
-        reload_failures, rebalances, offset_gaps, commits, commit_failures;
+    atomic_uint_fast64_t records_in, dead_letters, dlq_failures, pauses, reloads, reload_failures,
+        rebalances, offset_gaps, commits, commit_failures;
     atomic_uint assigned;
     atomic_uint queue_depth;
 };
@@ -138,8 +138,8 @@ static void hook_on_batch(void *ud, const struct xf_pipe_meta *meta, size_t n)
     pthread_mutex_unlock(&d->mu);
 }
 
-static int hook_on_bad_record(void *ud, const struct xf_pipe_meta *m, const char *data,
-                              size_t len, const char *reason)
+static int hook_on_bad_record(void *ud, const struct xf_pipe_meta *m, const char *data, size_t len,
+                              const char *reason)
 {
     struct xf_daemon *d = ud;
     char part[16], off[24];
@@ -153,8 +153,7 @@ static int hook_on_bad_record(void *ud, const struct xf_pipe_meta *m, const char
     hdrs[1] = (struct xf_kafka_header){"xdrflow-source-topic", topic, strlen(topic)};
     hdrs[2] = (struct xf_kafka_header){"xdrflow-source-partition", part, strlen(part)};
     hdrs[3] = (struct xf_kafka_header){"xdrflow-source-offset", off, strlen(off)};
-    rc = xf_kafka_producer_send(d->dlq, d->cfg.dead_letter_topic, -1, NULL, 0, data, len, hdrs,
-                                4);
+    rc = xf_kafka_producer_send(d->dlq, d->cfg.dead_letter_topic, -1, NULL, 0, data, len, hdrs, 4);
     if (rc) {
         /* the record stays in its source topic; its offset is committed anyway, so say so */
         atomic_fetch_add(&d->dlq_failures, 1);
@@ -285,8 +284,8 @@ static int commit_durable(struct xf_daemon *d, int sync)
     for (size_t i = 0; offs && i < d->n_parts; i++) {
         const struct part *p = &d->parts[i];
         if (p->durable > p->committed)
-            offs[n++] = (struct xf_kafka_offset){d->topic_names[p->topic], p->partition,
-                                                 p->durable};
+            offs[n++] =
+                (struct xf_kafka_offset){d->topic_names[p->topic], p->partition, p->durable};
     }
     pthread_mutex_unlock(&d->mu);
     if (n)
@@ -433,8 +432,7 @@ static void kafka_source(struct xf_engine *e, void *ud)
             paused = 0;
         }
         room = POLL_MAX - xf_pipe_batch_count(d->cur);
-        rc = xf_kafka_consumer_poll(d->cons, recs, room,
-                                    &n, xf_pipe_batch_count(d->cur) ? 5 : 100);
+        rc = xf_kafka_consumer_poll(d->cons, recs, room, &n, xf_pipe_batch_count(d->cur) ? 5 : 100);
         if (rc) {
             XF_ERROR("consumer failed: %s", xf_strerror(rc));
             break;
@@ -514,12 +512,11 @@ static int metrics_write(struct xf_daemon *d, struct xf_buf *b)
         char part[16];
         const char *labels[4] = {"topic", d->topic_names[parts[i].topic], "partition", part};
         snprintf(part, sizeof part, "%d", (int)parts[i].partition);
-        rc |= xf_prom_sample(b, "xdrflow_committed_offset", labels, 2,
-                             (double)parts[i].committed);
+        rc |= xf_prom_sample(b, "xdrflow_committed_offset", labels, 2, (double)parts[i].committed);
     }
     xf_free(parts);
-    rc |= xf_prom_metric(b, "xdrflow_records_in_total", "counter",
-                         "Records polled from Kafka.", (double)atomic_load(&d->records_in));
+    rc |= xf_prom_metric(b, "xdrflow_records_in_total", "counter", "Records polled from Kafka.",
+                         (double)atomic_load(&d->records_in));
     rc |= xf_prom_header(b, "xdrflow_events_decoded_total", "counter",
                          "Records decoded into events, by decoder.");
     for (int f = 1; f < XF_FMT__COUNT; f++) {
@@ -546,9 +543,9 @@ static int metrics_write(struct xf_daemon *d, struct xf_buf *b)
                          (double)atomic_load(&d->pauses));
     rc |= xf_prom_metric(b, "xdrflow_rebalances_total", "counter", "Assignments and revokes.",
                          (double)atomic_load(&d->rebalances));
-    rc |= xf_prom_metric(b, "xdrflow_assigned_partitions", "gauge",
-                         "Partitions assigned to this instance.",
-                         (double)atomic_load(&d->assigned));
+    rc |=
+        xf_prom_metric(b, "xdrflow_assigned_partitions", "gauge",
+                       "Partitions assigned to this instance.", (double)atomic_load(&d->assigned));
     rc |= xf_prom_metric(b, "xdrflow_offset_gaps_total", "counter",
                          "Records gone (retention) before they were read.",
                          (double)atomic_load(&d->offset_gaps));
@@ -571,9 +568,9 @@ static int metrics_write(struct xf_daemon *d, struct xf_buf *b)
     rc |= xf_prom_metric(b, "xdrflow_correlation_hubs", "gauge",
                          "Nodes linked so often they no longer carry connectivity.",
                          (double)s.eng.corr.hubs);
-    rc |= xf_prom_metric(b, "xdrflow_correlation_pending", "gauge",
-                         "Windowed-join entries waiting for a partner.",
-                         (double)s.eng.corr.pending);
+    rc |=
+        xf_prom_metric(b, "xdrflow_correlation_pending", "gauge",
+                       "Windowed-join entries waiting for a partner.", (double)s.eng.corr.pending);
     rc |= xf_prom_metric(b, "xdrflow_correlation_evicted_total", "counter",
                          "Nodes and join entries dropped behind the watermark.",
                          (double)s.eng.corr.evicted);
@@ -624,8 +621,7 @@ static int h_readyz(const struct xf_http_request *req, struct xf_http_response *
         reason = "no partitions assigned";
     if (reason) {
         resp->status = 503;
-        return xf_buf_appendf(&resp->body, "{\"status\":\"not ready\",\"reason\":\"%s\"}",
-                              reason);
+        return xf_buf_appendf(&resp->body, "{\"status\":\"not ready\",\"reason\":\"%s\"}", reason);
     }
     return xf_buf_appends(&resp->body, "{\"status\":\"ready\"}");
 }

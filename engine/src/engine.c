@@ -46,20 +46,20 @@ struct xf_pipe_batch {
     int flags;                         /* XF_PIPE_* */
     enum xf_format fmt[BATCH_RECORDS]; /* format to decode each record with */
     struct xf_pipe_meta meta[BATCH_RECORDS];
-    struct xf_buf raw;                 /* record bytes, NUL separated */
+    struct xf_buf raw; /* record bytes, NUL separated */
     size_t off[BATCH_RECORDS];
     size_t len[BATCH_RECORDS];
-    struct xf_buf wheres;              /* "where" of each record, NUL separated */
+    struct xf_buf wheres; /* "where" of each record, NUL separated */
     size_t where_off[BATCH_RECORDS];
     struct xf_event ev[BATCH_RECORDS];
-    int ok[BATCH_RECORDS];             /* 1 decoded, 0 error (see errs) */
+    int ok[BATCH_RECORDS]; /* 1 decoded, 0 error (see errs) */
     enum xf_format used[BATCH_RECORDS];
     struct record_error errs[BATCH_RECORDS];
     size_t n_errs;
     /* reader-side problems that belong at this point of the stream */
     size_t n_reader_errs;
     uint64_t file_errors;
-    int poison;                        /* tells a worker to exit */
+    int poison; /* tells a worker to exit */
 };
 
 #define batch xf_pipe_batch
@@ -92,9 +92,9 @@ struct xf_engine {
     struct queue free_q, work_q;
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
-    struct batch **done;               /* slot = seq % pool */
-    size_t pool;                       /* batches in the pool */
-    uint64_t next_seq;                 /* source side: the next batch's number */
+    struct batch **done; /* slot = seq % pool */
+    size_t pool;         /* batches in the pool */
+    uint64_t next_seq;   /* source side: the next batch's number */
     const char *const *files;
     size_t n_files;
     atomic_int stop;
@@ -645,8 +645,7 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
         e->pool = (size_t)n_workers + 2;
     pool = xf_calloc(e->pool, sizeof *pool);
     e->done = xf_calloc(e->pool, sizeof *e->done);
-    if (!pool || !e->done || queue_init(&e->free_q, e->pool) ||
-        queue_init(&e->work_q, e->pool)) {
+    if (!pool || !e->done || queue_init(&e->free_q, e->pool) || queue_init(&e->work_q, e->pool)) {
         rc = XF_ENOMEM;
         goto out_free;
     }
@@ -783,8 +782,7 @@ int xf_engine_create(const struct xf_engine_opts *opts, struct xf_engine **out)
     }
     rc = xf_ruleset_load(paths, n_paths, &e->rules, &errs);
     for (size_t i = 0; i < errs.count; i++)
-        XF_WARN("rule %s:%d: %s", errs.items[i].file, errs.items[i].line,
-                errs.items[i].message);
+        XF_WARN("rule %s:%d: %s", errs.items[i].file, errs.items[i].line, errs.items[i].message);
     xf_rule_errors_close(&errs);
     if (rc) {
         XF_ERROR("cannot load rules: %s", xf_strerror(rc));

@@ -39,8 +39,8 @@ struct xf_pipe_hooks {
     /* Once per consumed batch with every record's origin, in order. */
     void (*on_batch)(void *ud, const struct xf_pipe_meta *meta, size_t n);
     /* A record that did not decode: its bytes, origin and reason. <0 is fatal. */
-    int (*on_bad_record)(void *ud, const struct xf_pipe_meta *meta, const char *data,
-                         size_t len, const char *reason);
+    int (*on_bad_record)(void *ud, const struct xf_pipe_meta *meta, const char *data, size_t len,
+                         const char *reason);
     /* Just before the store batch commits (after edges and incidents are in it). <0 aborts
      * the commit, which is fatal. */
     int (*before_commit)(void *ud, struct xf_store_batch *sb);

@@ -179,10 +179,10 @@ static enum xf_category ecs_category(const struct xj *root)
         const char *name;
         enum xf_category cat;
     } cats[] = {
-        {"process", XF_CAT_PROCESS},        {"file", XF_CAT_FILE},
-        {"network", XF_CAT_NETWORK},        {"email", XF_CAT_EMAIL},
-        {"authentication", XF_CAT_LOGON},   {"registry", XF_CAT_REGISTRY},
-        {"driver", XF_CAT_IMAGE_LOAD},      {"library", XF_CAT_IMAGE_LOAD},
+        {"process", XF_CAT_PROCESS},           {"file", XF_CAT_FILE},
+        {"network", XF_CAT_NETWORK},           {"email", XF_CAT_EMAIL},
+        {"authentication", XF_CAT_LOGON},      {"registry", XF_CAT_REGISTRY},
+        {"driver", XF_CAT_IMAGE_LOAD},         {"library", XF_CAT_IMAGE_LOAD},
         {"intrusion_detection", XF_CAT_ALERT}, {"malware", XF_CAT_ALERT},
     };
     const struct xj *c = ecs_get(root, "event.category");
@@ -357,8 +357,7 @@ static int set_id(const struct xj *root, const char *raw, size_t len, struct xf_
     const char *s;
 
     if (v && (xj_type(v) == XJ_OBJECT || xj_type(v) == XJ_ARRAY)) {
-        snprintf(err, XF_ERRMSG_MAX, "field 'event.id' is %s, expected string",
-                 xj_type_name(v));
+        snprintf(err, XF_ERRMSG_MAX, "field 'event.id' is %s, expected string", xj_type_name(v));
         return XF_EPARSE;
     }
     s = v ? xj_scalar(v, num, &n) : NULL;
@@ -394,8 +393,7 @@ static int ecs_decode(const struct xj *root, const char *raw, size_t len, struct
     }
     s = xj_string(ts, &sl);
     if (!s) {
-        snprintf(err, XF_ERRMSG_MAX, "field '@timestamp' is %s, expected string",
-                 xj_type_name(ts));
+        snprintf(err, XF_ERRMSG_MAX, "field '@timestamp' is %s, expected string", xj_type_name(ts));
         return XF_EPARSE;
     }
     if (xf_time_parse(s, sl, &ev->time) != 0) {

@@ -12,8 +12,7 @@
 
 #include "decoder.h"
 
-static const char *const format_names[XF_FMT__COUNT] = {"auto", "ecs", "sysmon", "winevt",
-                                                         "proto"};
+static const char *const format_names[XF_FMT__COUNT] = {"auto", "ecs", "sysmon", "winevt", "proto"};
 
 const char *xf_format_name(enum xf_format fmt)
 {
@@ -76,14 +75,14 @@ static int json_decode(const struct json_row *row, const char *data, size_t len,
 }
 
 /* The public rows need plain functions; these adapt each JSON row. */
-#define JSON_ADAPTERS(name, row)                                                                  \
-    static int name##_probe(const char *data, size_t len)                                         \
-    {                                                                                             \
-        return json_probe(&row, data, len);                                                       \
-    }                                                                                             \
-    static int name##_decode(const char *data, size_t len, struct xf_event *ev, char *err)        \
-    {                                                                                             \
-        return json_decode(&row, data, len, ev, err);                                             \
+#define JSON_ADAPTERS(name, row)                                                                   \
+    static int name##_probe(const char *data, size_t len)                                          \
+    {                                                                                              \
+        return json_probe(&row, data, len);                                                        \
+    }                                                                                              \
+    static int name##_decode(const char *data, size_t len, struct xf_event *ev, char *err)         \
+    {                                                                                              \
+        return json_decode(&row, data, len, ev, err);                                              \
     }
 JSON_ADAPTERS(ecs, xf_dec_ecs_row)
 JSON_ADAPTERS(sysmon, xf_dec_sysmon_row)
@@ -105,8 +104,8 @@ const struct xf_decoder *xf_decoder_get(enum xf_format fmt)
     return NULL;
 }
 
-static int decode_json_auto(const char *data, size_t len, struct xf_event *ev,
-                            enum xf_format *used, char *err)
+static int decode_json_auto(const char *data, size_t len, struct xf_event *ev, enum xf_format *used,
+                            char *err)
 {
     struct xj *root = xj_parse(data, len, err);
     const struct json_row *best = NULL;
@@ -191,8 +190,7 @@ int xf_decode(enum xf_format fmt, const char *data, size_t len, struct xf_event 
         if (rc && is_text(data + i, len - i)) {
             /* printable text that is not a JSON object: say so, not "bad protobuf" */
             int show = (int)(len - i < 20 ? len - i : 20);
-            snprintf(err, XF_ERRMSG_MAX, "not a JSON object (starts with '%.*s')", show,
-                     data + i);
+            snprintf(err, XF_ERRMSG_MAX, "not a JSON object (starts with '%.*s')", show, data + i);
             for (char *p = err; *p; p++)
                 if ((unsigned char)*p < 0x20)
                     *p = ' ';

@@ -74,7 +74,7 @@ enum xj_type xj_type(const struct xj *v)
 
 const char *xj_type_name(const struct xj *v)
 {
-    static const char *const names[] = {"null", "a boolean", "a number",
+    static const char *const names[] = {"null",     "a boolean", "a number",
                                         "a string", "an object", "an array"};
     return names[xj_type(v)];
 }

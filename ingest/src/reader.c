@@ -41,7 +41,7 @@ struct xf_reader {
     uint64_t raw_done;
     /* gzip */
     z_stream zs;
-    int zinit; /* inside a gzip member (0 between concatenated members) */
+    int zinit;  /* inside a gzip member (0 between concatenated members) */
     int zready; /* inflateInit2 succeeded: inflateEnd is owed */
     unsigned char *zin;
     int zin_eof;
@@ -198,8 +198,7 @@ static int stream_next(struct xf_reader *r)
         r->mname = m->name;
         r->zf = zip_fopen_index(r->za, m->index, 0);
         if (!r->zf) {
-            XF_ERROR("%s:%s: cannot open zip member: %s", r->path, m->name,
-                     zip_strerror(r->za));
+            XF_ERROR("%s:%s: cannot open zip member: %s", r->path, m->name, zip_strerror(r->za));
             return XF_EIO;
         }
         zip_stat_init(&st);
@@ -374,8 +373,7 @@ static int next_delim(struct xf_reader *r, const char **data, size_t *len, const
         unsigned char b;
         if (vlen == 10 || r->start + vlen >= r->end) {
             *where = set_where(r, 1);
-            XF_ERROR("%s: %s length prefix", *where,
-                     vlen == 10 ? "malformed" : "truncated");
+            XF_ERROR("%s: %s length prefix", *where, vlen == 10 ? "malformed" : "truncated");
             return XF_EPARSE;
         }
         b = (unsigned char)r->buf[r->start + vlen];
@@ -561,8 +559,8 @@ void xf_reader_progress(const struct xf_reader *r, uint64_t *done, uint64_t *tot
     if (r->kind == SRC_ZIP) {
         d = r->comp_done;
         if (r->cur_size)
-            d += r->cur_comp * (r->cur_read > r->cur_size ? r->cur_size : r->cur_read) /
-                 r->cur_size;
+            d +=
+                r->cur_comp * (r->cur_read > r->cur_size ? r->cur_size : r->cur_read) / r->cur_size;
     }
     *done = d > r->total ? r->total : d;
     *total = r->total;

@@ -15,8 +15,8 @@
 
 #define ID_HOST_MAX 200
 
-int xf_win_scalar(const struct xj *obj, const char *name, char *num, const char **out,
-                  size_t *len, char *err)
+int xf_win_scalar(const struct xj *obj, const char *name, char *num, const char **out, size_t *len,
+                  char *err)
 {
     const struct xj *v = xj_get(obj, name);
     const char *s;
@@ -217,8 +217,8 @@ static enum xf_category sysmon_category(long eid, struct xf_event *ev, int *rc)
 }
 
 /* Security/System events that name things differently from Sysmon. */
-static int security_map(long eid, const struct xj *d, struct xf_event *ev,
-                        enum xf_category *cat, char *err)
+static int security_map(long eid, const struct xj *d, struct xf_event *ev, enum xf_category *cat,
+                        char *err)
 {
     int rc = 0;
     char num[XJ_NUMBUF];
@@ -243,8 +243,8 @@ static int security_map(long eid, const struct xj *d, struct xf_event *ev,
     case 4625:
     case 4648:
         *cat = XF_CAT_LOGON;
-        if ((rc = copy_qualified(d, "TargetDomainName", "TargetUserName", ev,
-                                 XF_F_TARGET_USER_NAME, err)) ||
+        if ((rc = copy_qualified(d, "TargetDomainName", "TargetUserName", ev, XF_F_TARGET_USER_NAME,
+                                 err)) ||
             (rc = copy(d, "SubjectLogonId", ev, XF_F_LOGON_ID, err)))
             return rc;
         /* the account that logged on is the event's user, for host/user joins (read from
@@ -319,9 +319,8 @@ static void set_id(const struct win_sys *sys, const char *raw, size_t len, struc
     xf_str_lower(key);
     n = snprintf(id, sizeof id, "win:%s|%.*s", key, (int)sys->record_len, sys->record);
     if (n < 0 || n >= XF_EVENT_ID_MAX) {
-        snprintf(id, sizeof id, "win:%016llx|%.*s",
-                 (unsigned long long)xf_hash64(key, strlen(key)), (int)sys->record_len,
-                 sys->record);
+        snprintf(id, sizeof id, "win:%016llx|%.*s", (unsigned long long)xf_hash64(key, strlen(key)),
+                 (int)sys->record_len, sys->record);
     }
     xf_event_set_id(ev, id);
 }
@@ -377,7 +376,7 @@ int xf_win_map(const struct xj *data, const struct win_sys *sys, const char *raw
     set_id(sys, raw, len, ev);
 out:
     if (rc && rc != XF_EPARSE)
-        snprintf(err, XF_ERRMSG_MAX, "mapping Windows event %.*s: %s", (int)sys->eid_len,
-                 sys->eid, xf_strerror(rc));
+        snprintf(err, XF_ERRMSG_MAX, "mapping Windows event %.*s: %s", (int)sys->eid_len, sys->eid,
+                 xf_strerror(rc));
     return rc;
 }

@@ -26,8 +26,8 @@ struct win_sys {
 /* Reads the scalar member name of obj into *out and *len (num: XJ_NUMBUF scratch). Returns 1 when
  * present, 0 when absent/null/empty/"-", XF_EPARSE with a reason naming the field when it is an
  * object or array. */
-int xf_win_scalar(const struct xj *obj, const char *name, char *num, const char **out,
-                  size_t *len, char *err);
+int xf_win_scalar(const struct xj *obj, const char *name, char *num, const char **out, size_t *len,
+                  char *err);
 
 /* Parses the time in member name of obj. Returns 1 and *t, 0 when absent, XF_EPARSE. */
 int xf_win_time(const struct xj *obj, const char *name, xf_time_t *t, char *err);

@@ -30,17 +30,20 @@ struct pmap {
 };
 
 static const struct pmap env_map[] = {
-    {"tenant", XF_F_TENANT, X_NONE},     {"observer", XF_F_OBSERVER, X_NONE},
-    {"source", XF_F_PROVIDER, X_NONE},   {"host", XF_F_HOST, X_NONE},
-    {"user", XF_F_USER, X_NONE},         {"event_code", XF_F_EVENT_ID, X_NONE},
-    {"channel", XF_F_CHANNEL, X_NONE},   {"record_id", XF_F_RECORD_ID, X_NONE},
+    {"tenant", XF_F_TENANT, X_NONE},   {"observer", XF_F_OBSERVER, X_NONE},
+    {"source", XF_F_PROVIDER, X_NONE}, {"host", XF_F_HOST, X_NONE},
+    {"user", XF_F_USER, X_NONE},       {"event_code", XF_F_EVENT_ID, X_NONE},
+    {"channel", XF_F_CHANNEL, X_NONE}, {"record_id", XF_F_RECORD_ID, X_NONE},
     {"action", XF_F_ACTION, X_NONE},
 };
 
 static const struct pmap email_map[] = {
-    {"message_id", XF_F_MESSAGE_ID, X_NONE}, {"sender", XF_F_SENDER, X_NONE},
-    {"recipients", XF_F_RECIPIENT, X_NONE},  {"subject", XF_F_SUBJECT, X_NONE},
-    {"direction", XF_F_EMAIL_DIRECTION, X_NONE}, {"verdict", XF_F_VERDICT, X_NONE},
+    {"message_id", XF_F_MESSAGE_ID, X_NONE},
+    {"sender", XF_F_SENDER, X_NONE},
+    {"recipients", XF_F_RECIPIENT, X_NONE},
+    {"subject", XF_F_SUBJECT, X_NONE},
+    {"direction", XF_F_EMAIL_DIRECTION, X_NONE},
+    {"verdict", XF_F_VERDICT, X_NONE},
     {"urls", XF_F_URL, X_NONE},
 };
 
@@ -104,8 +107,8 @@ static const struct pmap service_map[] = {
 /* event.h has no alert-title field; the title rides in Description (documented in
  * docs/formats.md). */
 static const struct pmap alert_map[] = {
-    {"product", XF_F_ALERT_PRODUCT, X_NONE},  {"rule", XF_F_ALERT_RULE, X_NONE},
-    {"severity", XF_F_ALERT_SEVERITY, X_NONE}, {"title", XF_F_DESCRIPTION, X_NONE},
+    {"product", XF_F_ALERT_PRODUCT, X_NONE},     {"rule", XF_F_ALERT_RULE, X_NONE},
+    {"severity", XF_F_ALERT_SEVERITY, X_NONE},   {"title", XF_F_DESCRIPTION, X_NONE},
     {"process_guid", XF_F_PROCESS_GUID, X_NONE},
 };
 
@@ -117,7 +120,10 @@ struct payload {
     size_t n;
 };
 
-#define PAYLOAD(name, cat, desc, map) {name, cat, &desc, map, XF_ARRAY_LEN(map)}
+#define PAYLOAD(name, cat, desc, map)                                                              \
+    {                                                                                              \
+        name, cat, &desc, map, XF_ARRAY_LEN(map)                                                   \
+    }
 static const struct payload payloads[] = {
     PAYLOAD("email", XF_CAT_EMAIL, xdrflow__v1__email__descriptor, email_map),
     PAYLOAD("process", XF_CAT_PROCESS, xdrflow__v1__process__descriptor, process_map),
@@ -298,9 +304,8 @@ int xf_proto_decode(const void *data, size_t len, struct xf_event *ev, char *err
         goto out;
     for (size_t i = 0; i < XF_ARRAY_LEN(payloads); i++) {
         const struct payload *p = &payloads[i];
-        const ProtobufCFieldDescriptor *fd =
-            protobuf_c_message_descriptor_get_field_by_name(&xdrflow__v1__event__descriptor,
-                                                            p->oneof);
+        const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(
+            &xdrflow__v1__event__descriptor, p->oneof);
         if (!fd) {
             rc = XF_EINTERNAL;
             goto out;
@@ -468,8 +473,7 @@ static int encode_member(void *msg, const ProtobufCFieldDescriptor *fd, const st
 }
 
 static int encode_map(void *msg, const ProtobufCMessageDescriptor *desc, const struct pmap *map,
-                      size_t n, const struct xf_event *ev, unsigned char *done,
-                      struct scratch *s)
+                      size_t n, const struct xf_event *ev, unsigned char *done, struct scratch *s)
 {
     for (size_t i = 0; i < n; i++) {
         const ProtobufCFieldDescriptor *fd;
@@ -572,9 +576,8 @@ int xf_proto_encode(const struct xf_event *ev, struct xf_buf *out, int delimited
     pe.time_unix_ms = ev->time;
     pe.category = (char *)xf_category_name(ev->category);
     if (p) {
-        const ProtobufCFieldDescriptor *fd =
-            protobuf_c_message_descriptor_get_field_by_name(&xdrflow__v1__event__descriptor,
-                                                            p->oneof);
+        const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(
+            &xdrflow__v1__event__descriptor, p->oneof);
         void *sub = fd ? scratch_alloc(&s, p->desc->sizeof_message) : NULL;
         if (!sub) {
             rc = fd ? XF_ENOMEM : XF_EINTERNAL;
@@ -591,8 +594,8 @@ int xf_proto_encode(const struct xf_event *ev, struct xf_buf *out, int delimited
     }
     /* The envelope goes after the payload so a field both can carry (User) lands in the
      * payload only when the payload has a slot for it. */
-    rc = encode_map(&pe, &xdrflow__v1__event__descriptor, env_map, XF_ARRAY_LEN(env_map), ev,
-                    done, &s);
+    rc = encode_map(&pe, &xdrflow__v1__event__descriptor, env_map, XF_ARRAY_LEN(env_map), ev, done,
+                    &s);
     if (rc)
         goto out;
     for (unsigned f = 0; f < XF_F__COUNT; f++)

@@ -485,8 +485,8 @@ int xf_store_event_exists(struct xf_store *st, const struct xf_event *ev)
     if (!st || !ev)
         return XF_EINVAL;
     event_key(ev, key);
-    ps = rocksdb_get_pinned_cf(st->db, st->get_ropts, st->cf[CF_IDS], (const char *)key,
-                               sizeof key, &err);
+    ps = rocksdb_get_pinned_cf(st->db, st->get_ropts, st->cf[CF_IDS], (const char *)key, sizeof key,
+                               &err);
     if (err)
         return rdb_error(err, "event lookup", st->path);
     if (!ps)

@@ -68,8 +68,7 @@ static void check_dataset(const char *golden_name)
     json_array_foreach(json_object_get(g, "must_include"), i, v)
     {
         if (!json_object_get(ids, json_string_value(v)))
-            fail_msg("%s: no incident holds attack record %s", golden_name,
-                     json_string_value(v));
+            fail_msg("%s: no incident holds attack record %s", golden_name, json_string_value(v));
     }
     json_array_foreach(json_object_get(g, "allowed"), i, v)
     {
@@ -85,23 +84,24 @@ static void check_dataset(const char *golden_name)
     }
     json_int_t max = json_integer_value(json_object_get(g, "max_background"));
     if ((json_int_t)background > max)
-        fail_msg("%s: %zu background records in incidents (at most %lld)", golden_name,
-                 background, (long long)max);
+        fail_msg("%s: %zu background records in incidents (at most %lld)", golden_name, background,
+                 (long long)max);
     json_decref(allowed);
     json_decref(ids);
     json_decref(g);
 }
 
-#define OTRF_TEST(fn, file)                                                                       \
-    static void fn(void **state)                                                                  \
-    {                                                                                             \
-        check_dataset(file);                                                                      \
+#define OTRF_TEST(fn, file)                                                                        \
+    static void fn(void **state)                                                                   \
+    {                                                                                              \
+        check_dataset(file);                                                                       \
     }
 
 OTRF_TEST(empire_launcher_vbs_incident_is_wscript_powershell_and_its_c2,
           "atomic_windows_execution_host_empire_launcher_vbs.json")
-OTRF_TEST(empire_wmi_incident_is_the_wmi_hop_with_its_source_host,
-          "atomic_windows_lateral_movement_host_empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod.json")
+OTRF_TEST(
+    empire_wmi_incident_is_the_wmi_hop_with_its_source_host,
+    "atomic_windows_lateral_movement_host_empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod.json")
 OTRF_TEST(empire_regsvr32_incident_is_the_scriptlet_proxy_execution,
           "atomic_windows_defense_evasion_host_empire_launcher_sct_regsvr32.json")
 OTRF_TEST(empire_smbexec_incident_is_logon_service_and_process_tree,

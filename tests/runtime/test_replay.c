@@ -22,10 +22,10 @@
 #define SCENARIO_EXPECTED XF_TEST_DATA "/emotet-outbreak.expected.json"
 
 struct run {
-    struct xf_buf out;            /* incidents, one JSON per line */
+    struct xf_buf out; /* incidents, one JSON per line */
     size_t n_incidents;
     struct xf_engine_stats stats;
-    char errors[1 << 16];         /* what the engine reported about bad records */
+    char errors[1 << 16]; /* what the engine reported about bad records */
 };
 
 static int collect(const struct xf_incident_view *inc, void *ud)
@@ -39,8 +39,7 @@ static int collect(const struct xf_incident_view *inc, void *ud)
 }
 
 /* Replays files (optionally into db) with the given decode thread count. */
-static void replay(struct run *r, const char *const *files, size_t n, const char *db,
-                   int threads)
+static void replay(struct run *r, const char *const *files, size_t n, const char *db, int threads)
 {
     struct xf_engine_opts opts = {.db_path = db, .decode_threads = threads};
     struct xf_engine *e = NULL;
@@ -166,8 +165,7 @@ static void outbreak_is_one_incident_with_the_attack_and_without_benign_events(v
     json_array_foreach(json_object_get(expected, "not_compromised"), i, v)
     {
         if (array_has_string(json_object_get(inc, "hosts"), json_string_value(v)))
-            fail_msg("host %s never opened the mail but is in the incident",
-                     json_string_value(v));
+            fail_msg("host %s never opened the mail but is in the incident", json_string_value(v));
     }
     /* the chain's stages are all there */
     const char *stages[] = {"delivery", "execution", "download", "c2", "lateral_movement"};
@@ -291,8 +289,7 @@ static void duplicate_records_add_no_nodes_and_no_event_ids(void **state)
         {
             char key[1024];
             size_t m;
-            snprintf(key, sizeof key, "%s|%s|%s",
-                     json_string_value(json_object_get(node, "kind")),
+            snprintf(key, sizeof key, "%s|%s|%s", json_string_value(json_object_get(node, "kind")),
                      json_string_value(json_object_get(node, "host")),
                      json_string_value(json_object_get(node, "entity")));
             if (json_object_get(entities, key))

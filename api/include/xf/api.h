@@ -17,15 +17,15 @@
 #define XF_HTTP_MAX_PARAMS 4
 
 struct xf_http_request {
-    const char *method;              /* "GET", "POST", ... */
-    const char *path;                /* without the query string */
-    const char *body;                /* NUL-terminated, may be "" */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* without the query string */
+    const char *body;   /* NUL-terminated, may be "" */
     size_t body_len;
     /* values of {name} segments of the matched route pattern, in order */
     const char *param_names[XF_HTTP_MAX_PARAMS];
     const char *param_values[XF_HTTP_MAX_PARAMS];
     size_t n_params;
-    void *impl;                      /* the server's, for the accessors below */
+    void *impl; /* the server's, for the accessors below */
 };
 
 /* A request header (case-insensitive name) or NULL. Borrowed for the handler's call. */
@@ -36,14 +36,13 @@ const char *xf_http_query(const struct xf_http_request *req, const char *name);
 const char *xf_http_param(const struct xf_http_request *req, const char *name);
 
 struct xf_http_response {
-    int status;                      /* default 200 */
-    const char *content_type;        /* default "application/json"; must be a static string */
-    struct xf_buf body;              /* the handler appends; the server frees */
+    int status;               /* default 200 */
+    const char *content_type; /* default "application/json"; must be a static string */
+    struct xf_buf body;       /* the handler appends; the server frees */
 };
 
 /* Writes {"error":{"code":code,"message":message}} with the status. */
-int xf_http_error(struct xf_http_response *resp, int status, const char *code,
-                  const char *message);
+int xf_http_error(struct xf_http_response *resp, int status, const char *code, const char *message);
 
 /* Returns 0 (the response is sent as filled) or an XF_E* code (the server answers 500). */
 typedef int (*xf_http_handler)(const struct xf_http_request *req, struct xf_http_response *resp,
@@ -51,15 +50,15 @@ typedef int (*xf_http_handler)(const struct xf_http_request *req, struct xf_http
 
 struct xf_http_route {
     const char *method;
-    const char *pattern;             /* "/metrics", "/api/v1/incidents/{id}" */
+    const char *pattern; /* "/metrics", "/api/v1/incidents/{id}" */
     xf_http_handler fn;
     void *ud;
 };
 
 struct xf_api_opts {
-    const char *listen;              /* "127.0.0.1:8080", "[::1]:8080", ":0" for any port */
-    size_t max_body;                 /* 0: 1 MiB */
-    unsigned threads;                /* 0: 2 */
+    const char *listen; /* "127.0.0.1:8080", "[::1]:8080", ":0" for any port */
+    size_t max_body;    /* 0: 1 MiB */
+    unsigned threads;   /* 0: 2 */
 };
 
 struct xf_api;

@@ -15,20 +15,20 @@
 /* ---- errors -------------------------------------------------------------------------------- */
 
 /* One list generates the codes and xf_strerror(). Functions return 0 or a negative XF_E*. */
-#define XF_ERRNO_MAP(X)                                                                           \
-    X(NOMEM, -1, "out of memory")                                                                 \
-    X(INVAL, -2, "invalid argument")                                                              \
-    X(IO, -3, "input/output error")                                                               \
-    X(PARSE, -4, "malformed input")                                                               \
-    X(NOTFOUND, -5, "not found")                                                                  \
-    X(EXIST, -6, "already exists")                                                                \
-    X(TOOBIG, -7, "too large")                                                                    \
-    X(FORMAT, -8, "unknown or unsupported format")                                                \
-    X(STORE, -9, "storage error")                                                                 \
-    X(AGAIN, -10, "try again")                                                                    \
-    X(CONFIG, -11, "configuration error")                                                         \
-    X(RULE, -12, "rule error")                                                                    \
-    X(SCHEMA, -13, "incompatible schema version")                                                 \
+#define XF_ERRNO_MAP(X)                                                                            \
+    X(NOMEM, -1, "out of memory")                                                                  \
+    X(INVAL, -2, "invalid argument")                                                               \
+    X(IO, -3, "input/output error")                                                                \
+    X(PARSE, -4, "malformed input")                                                                \
+    X(NOTFOUND, -5, "not found")                                                                   \
+    X(EXIST, -6, "already exists")                                                                 \
+    X(TOOBIG, -7, "too large")                                                                     \
+    X(FORMAT, -8, "unknown or unsupported format")                                                 \
+    X(STORE, -9, "storage error")                                                                  \
+    X(AGAIN, -10, "try again")                                                                     \
+    X(CONFIG, -11, "configuration error")                                                          \
+    X(RULE, -12, "rule error")                                                                     \
+    X(SCHEMA, -13, "incompatible schema version")                                                  \
     X(INTERNAL, -14, "internal error")
 
 enum xf_errno {
@@ -70,10 +70,10 @@ void xf_log(enum xf_log_level level, const char *fmt, ...) __attribute__((format
 #define XF_ERROR(...) xf_log(XF_LOG_ERROR, __VA_ARGS__)
 #define XF_WARN(...) xf_log(XF_LOG_WARN, __VA_ARGS__)
 #define XF_INFO(...) xf_log(XF_LOG_INFO, __VA_ARGS__)
-#define XF_DEBUG(...)                                                                             \
-    do {                                                                                          \
-        if (xf_log_get_level() >= XF_LOG_DEBUG)                                                   \
-            xf_log(XF_LOG_DEBUG, __VA_ARGS__);                                                    \
+#define XF_DEBUG(...)                                                                              \
+    do {                                                                                           \
+        if (xf_log_get_level() >= XF_LOG_DEBUG)                                                    \
+            xf_log(XF_LOG_DEBUG, __VA_ARGS__);                                                     \
     } while (0)
 
 /* ---- time ---------------------------------------------------------------------------------- */

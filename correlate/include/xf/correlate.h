@@ -28,13 +28,13 @@
 #include "xf/rules.h"
 
 struct xf_correlate_opts {
-    const char *links_path;          /* join specs; NULL = the bundled rules/links.yaml */
-    const struct xf_ruleset *rules;  /* borrowed, may be NULL (no detections, no incidents) */
-    const char *tenant;              /* default "default" */
-    int64_t lateness_ms;             /* allowed lateness; 0 = default (10 min) */
-    size_t hub_cap;                  /* links before a node becomes a hub; 0 = default (50) */
-    int64_t incident_idle_ms;        /* event time without change before an incident closes
-                                        and its nodes leave memory; 0 = default (24 h) */
+    const char *links_path;         /* join specs; NULL = the bundled rules/links.yaml */
+    const struct xf_ruleset *rules; /* borrowed, may be NULL (no detections, no incidents) */
+    const char *tenant;             /* default "default" */
+    int64_t lateness_ms;            /* allowed lateness; 0 = default (10 min) */
+    size_t hub_cap;                 /* links before a node becomes a hub; 0 = default (50) */
+    int64_t incident_idle_ms;       /* event time without change before an incident closes
+                                       and its nodes leave memory; 0 = default (24 h) */
 };
 
 struct xf_correlator;
@@ -63,11 +63,11 @@ int xf_correlator_add_matched(struct xf_correlator *c, const struct xf_event *ev
 
 /* A graph update: an edge that was created. Strings borrowed for the call. */
 struct xf_graph_edge {
-    const char *from;        /* node key "kind:entity" */
+    const char *from; /* node key "kind:entity" */
     const char *to;
-    const char *relation;    /* delivered|wrote|opened|spawned|connected|resolved|... */
-    const char *key;         /* what it joined on: guid|sha256|ip|path|... */
-    const char *link;        /* name of the join spec that made it */
+    const char *relation; /* delivered|wrote|opened|spawned|connected|resolved|... */
+    const char *key;      /* what it joined on: guid|sha256|ip|path|... */
+    const char *link;     /* name of the join spec that made it */
     double confidence;
     xf_time_t time;
     const char *event_id;
@@ -78,12 +78,12 @@ int xf_correlator_drain_edges(struct xf_correlator *c, xf_edge_cb cb, void *ud);
 
 /* An incident as the brief's JSON (compact, keys in the documented order). */
 struct xf_incident_view {
-    const char *id;          /* "inc-<hex>" */
+    const char *id; /* "inc-<hex>" */
     const char *json;
     size_t len;
     xf_time_t first_seen;
-    int score;               /* 0..100 */
-    const char *severity;    /* low|medium|high|critical */
+    int score;            /* 0..100 */
+    const char *severity; /* low|medium|high|critical */
 };
 typedef int (*xf_incident_cb)(const struct xf_incident_view *inc, void *ud);
 
@@ -97,14 +97,14 @@ int xf_correlator_flush(struct xf_correlator *c, xf_incident_cb cb, xf_incident_
 int xf_correlator_incidents(struct xf_correlator *c, xf_incident_cb cb, void *ud);
 
 struct xf_correlate_stats {
-    uint64_t events;         /* accepted */
+    uint64_t events; /* accepted */
     uint64_t duplicates;
-    uint64_t nodes;          /* in memory now */
+    uint64_t nodes; /* in memory now */
     uint64_t edges;
     uint64_t hubs;
-    uint64_t edges_cut;      /* links not followed because of a hub */
-    uint64_t pending;        /* windowed-join entries waiting for a partner */
-    uint64_t evicted;        /* nodes and join entries dropped by the watermark */
+    uint64_t edges_cut; /* links not followed because of a hub */
+    uint64_t pending;   /* windowed-join entries waiting for a partner */
+    uint64_t evicted;   /* nodes and join entries dropped by the watermark */
     uint64_t detections;
     uint64_t incidents;
     xf_time_t watermark;

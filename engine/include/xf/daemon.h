@@ -46,13 +46,13 @@ struct xf_config {
     char *links_path;
     int64_t lateness_ms;
     /* api */
-    char *api_listen;               /* "127.0.0.1:8080"; empty: no listener */
+    char *api_listen; /* "127.0.0.1:8080"; empty: no listener */
     /* logging */
-    char *log_level;                /* error|warn|info|debug */
-    char *log_format;               /* text|json */
+    char *log_level;  /* error|warn|info|debug */
+    char *log_format; /* text|json */
     /* pipeline */
-    int decode_threads;             /* 0: number of CPUs */
-    int queue_batches;              /* batches in flight before partitions are paused */
+    int decode_threads; /* 0: number of CPUs */
+    int queue_batches;  /* batches in flight before partitions are paused */
     /* where the file came from, for error messages */
     char *source;
 };

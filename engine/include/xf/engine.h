@@ -17,18 +17,18 @@
 #include "xf/ingest.h"
 
 struct xf_engine_opts {
-    const char *db_path;               /* NULL: no persistence (pure in-memory replay) */
-    const char *const *rule_paths;     /* NULL/0: the bundled pack */
+    const char *db_path;           /* NULL: no persistence (pure in-memory replay) */
+    const char *const *rule_paths; /* NULL/0: the bundled pack */
     size_t n_rule_paths;
-    const char *links_path;            /* NULL: bundled */
-    enum xf_format format;             /* input format, AUTO by default */
-    int decode_threads;                /* 0: default (number of CPUs) */
-    int progress;                      /* draw a progress bar on stderr */
-    FILE *errors;                      /* where per-record errors go (NULL: log) */
-    size_t max_errors_shown;           /* 0: 100; errors past this are only counted */
-    int sync;                          /* fsync each store batch */
-    int queue_batches;                 /* batches in flight (pool size); 0: 24 */
-    int64_t lateness_ms;               /* correlation lateness; 0: the correlator's default */
+    const char *links_path;  /* NULL: bundled */
+    enum xf_format format;   /* input format, AUTO by default */
+    int decode_threads;      /* 0: default (number of CPUs) */
+    int progress;            /* draw a progress bar on stderr */
+    FILE *errors;            /* where per-record errors go (NULL: log) */
+    size_t max_errors_shown; /* 0: 100; errors past this are only counted */
+    int sync;                /* fsync each store batch */
+    int queue_batches;       /* batches in flight (pool size); 0: 24 */
+    int64_t lateness_ms;     /* correlation lateness; 0: the correlator's default */
 };
 
 struct xf_engine;
@@ -47,11 +47,11 @@ int xf_engine_replay_files(struct xf_engine *e, const char *const *files, size_t
 int xf_engine_incidents(struct xf_engine *e, xf_incident_cb cb, void *ud);
 
 struct xf_engine_stats {
-    uint64_t records;        /* records read */
+    uint64_t records; /* records read */
     uint64_t decoded;
-    uint64_t decode_errors;  /* bad records (including over-long ones) */
-    uint64_t file_errors;    /* files that could not be (fully) read */
-    uint64_t duplicates;     /* already stored or already seen */
+    uint64_t decode_errors; /* bad records (including over-long ones) */
+    uint64_t file_errors;   /* files that could not be (fully) read */
+    uint64_t duplicates;    /* already stored or already seen */
     uint64_t by_format[XF_FMT__COUNT];
     struct xf_correlate_stats corr;
 };

@@ -29,12 +29,12 @@ struct xf_kafka_record {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    int64_t timestamp_ms;      /* the record's timestamp, -1 when none */
+    int64_t timestamp_ms; /* the record's timestamp, -1 when none */
     const void *key;
     size_t key_len;
     const void *value;
     size_t len;
-    const char *content_type;  /* the "content-type" header, NUL-terminated copy, or NULL */
+    const char *content_type; /* the "content-type" header, NUL-terminated copy, or NULL */
 };
 
 /* Maps a record's content-type header to an input format. Accepted (case-insensitive; any
@@ -65,15 +65,15 @@ struct xf_kafka_offset {
  * those partitions durable and commit it (xf_kafka_consumer_commit with sync=1) before
  * returning: after it returns, another group member may read them. */
 enum xf_kafka_rebalance { XF_KAFKA_ASSIGN, XF_KAFKA_REVOKE };
-typedef void (*xf_kafka_rebalance_cb)(enum xf_kafka_rebalance what,
-                                      const struct xf_kafka_tp *tps, size_t n, void *ud);
+typedef void (*xf_kafka_rebalance_cb)(enum xf_kafka_rebalance what, const struct xf_kafka_tp *tps,
+                                      size_t n, void *ud);
 
 struct xf_kafka_consumer_opts {
-    const char *brokers;             /* "host:port[,host:port]" */
-    const char *group;               /* consumer group id */
-    const char *const *topics;       /* subscribed topics */
+    const char *brokers;       /* "host:port[,host:port]" */
+    const char *group;         /* consumer group id */
+    const char *const *topics; /* subscribed topics */
     size_t n_topics;
-    const char *client_id;           /* NULL: "xdrflow" */
+    const char *client_id; /* NULL: "xdrflow" */
     /* Extra librdkafka properties, "name=value" each, applied last (overrides the tuned
      * defaults). An unknown name is an error (XF_ECONFIG, logged). */
     const char *const *props;
@@ -112,10 +112,10 @@ typedef void (*xf_kafka_lag_cb)(const char *topic, int32_t partition, int64_t la
 int xf_kafka_consumer_lag(struct xf_kafka_consumer *c, xf_kafka_lag_cb cb, void *ud);
 
 struct xf_kafka_consumer_stats {
-    uint64_t records;        /* records returned by poll */
+    uint64_t records; /* records returned by poll */
     uint64_t transient_errors;
     uint64_t rebalances;
-    uint32_t assigned;       /* partitions assigned now */
+    uint32_t assigned; /* partitions assigned now */
     /* Records skipped because they were gone before they were read (an offset jump, or an
      * out-of-range reset): retention deleted them. The devbroker does this past ~5 MiB per
      * partition. Also logged. */
@@ -147,10 +147,9 @@ int xf_kafka_producer_flush(struct xf_kafka_producer *p, int timeout_ms);
 /* Called once per record when the broker acknowledged it (err 0, offset set) or it failed for
  * good (err XF_EIO, offset -1). Runs inside send/flush on the producer's thread; topic is
  * borrowed for the call. */
-typedef void (*xf_kafka_delivery_cb)(const char *topic, int32_t partition, int64_t offset,
-                                     int err, void *ud);
-void xf_kafka_producer_on_delivery(struct xf_kafka_producer *p, xf_kafka_delivery_cb cb,
-                                   void *ud);
+typedef void (*xf_kafka_delivery_cb)(const char *topic, int32_t partition, int64_t offset, int err,
+                                     void *ud);
+void xf_kafka_producer_on_delivery(struct xf_kafka_producer *p, xf_kafka_delivery_cb cb, void *ud);
 
 struct xf_kafka_producer_stats {
     uint64_t sent;      /* accepted into the local queue */
@@ -165,9 +164,9 @@ void xf_kafka_producer_get_stats(const struct xf_kafka_producer *p,
 struct xf_devbroker;
 
 struct xf_devbroker_opts {
-    int brokers;                 /* 1 by default */
-    int partitions;              /* per topic, 1 by default */
-    const char *const *topics;   /* created up front; others are auto-created on use */
+    int brokers;               /* 1 by default */
+    int partitions;            /* per topic, 1 by default */
+    const char *const *topics; /* created up front; others are auto-created on use */
     size_t n_topics;
     /* 0: the bootstrap address is the first broker's ephemeral port. Otherwise a forwarder on
      * 127.0.0.1:port relays to the first broker (the 2.0.2 mock cluster cannot bind a chosen

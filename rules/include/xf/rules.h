@@ -29,12 +29,12 @@ const char *xf_level_name(enum xf_level l);
 
 /* What a matching rule says. All strings borrowed from the ruleset. */
 struct xf_rule_info {
-    const char *id;            /* Sigma id (UUID) */
+    const char *id; /* Sigma id (UUID) */
     const char *title;
     enum xf_level level;
     const char *const *techniques; /* "T1059.001", from tags attack.t1059.001 */
     size_t n_techniques;
-    const char *const *tactics;    /* "execution", from tags attack.execution */
+    const char *const *tactics; /* "execution", from tags attack.execution */
     size_t n_tactics;
 };
 
@@ -43,7 +43,7 @@ struct xf_ruleset;
 /* One problem found while loading, with where it is. */
 struct xf_rule_error {
     char file[256];
-    int line;                  /* 1-based, 0 when unknown */
+    int line; /* 1-based, 0 when unknown */
     char message[256];
 };
 
@@ -63,15 +63,15 @@ void xf_rule_errors_close(struct xf_rule_errors *errs);
 int xf_ruleset_load(const char *const *paths, size_t n_paths, struct xf_ruleset **out,
                     struct xf_rule_errors *errs);
 /* Loads one rule document from memory (for tests and the fuzzer). name is used in errors. */
-int xf_ruleset_load_buffer(const char *name, const char *yaml, size_t len,
-                           struct xf_ruleset **out, struct xf_rule_errors *errs);
+int xf_ruleset_load_buffer(const char *name, const char *yaml, size_t len, struct xf_ruleset **out,
+                           struct xf_rule_errors *errs);
 void xf_ruleset_destroy(struct xf_ruleset *rs);
 size_t xf_ruleset_count(const struct xf_ruleset *rs);
 
 /* Calls cb for every rule that matches ev, in load order. Returns the number of matches. */
 typedef void (*xf_rule_match_cb)(const struct xf_rule_info *rule, void *ud);
-size_t xf_ruleset_match(const struct xf_ruleset *rs, const struct xf_event *ev,
-                        xf_rule_match_cb cb, void *ud);
+size_t xf_ruleset_match(const struct xf_ruleset *rs, const struct xf_event *ev, xf_rule_match_cb cb,
+                        void *ud);
 
 /* The directory of the bundled rule pack as installed/built (compile-time default). */
 const char *xf_rules_default_dir(void);

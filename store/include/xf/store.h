@@ -25,9 +25,9 @@ struct xf_store;
 struct xf_store_batch;
 
 struct xf_store_opts {
-    int sync;             /* fsync the WAL on every batch commit (default 0: WAL, no fsync) */
-    int read_only;        /* open for reading only (incidents list/show) */
-    size_t cache_mb;      /* block cache size, 0 = default (64) */
+    int sync;        /* fsync the WAL on every batch commit (default 0: WAL, no fsync) */
+    int read_only;   /* open for reading only (incidents list/show) */
+    size_t cache_mb; /* block cache size, 0 = default (64) */
 };
 
 /* Opens (creating when absent, unless read_only) the database in directory path. Checks the
@@ -50,7 +50,7 @@ size_t xf_store_batch_count(const struct xf_store_batch *b);
 int xf_store_batch_put_event(struct xf_store_batch *b, const struct xf_event *ev);
 /* An edge of the graph. key is what the edge was joined on. */
 struct xf_store_edge {
-    const char *from;     /* node key, "kind:entity" */
+    const char *from; /* node key, "kind:entity" */
     const char *to;
     const char *relation;
     const char *key;
@@ -67,8 +67,7 @@ int xf_store_batch_put_incident(struct xf_store_batch *b, const char *id, const 
                                 size_t len);
 int xf_store_batch_delete_incident(struct xf_store_batch *b, const char *id);
 /* A metadata value (counters, offsets). */
-int xf_store_batch_put_meta(struct xf_store_batch *b, const char *key, const void *val,
-                            size_t len);
+int xf_store_batch_put_meta(struct xf_store_batch *b, const char *key, const void *val, size_t len);
 
 /* Writes the batch atomically (and clears it). Returns 0 or XF_ESTORE. */
 int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b);
@@ -95,8 +94,8 @@ int xf_store_edges_scan(struct xf_store *st, xf_store_edge_cb cb, void *ud);
 /* Statistics for logs and metrics. */
 struct xf_store_stats {
     uint64_t events_written;
-    uint64_t duplicates;          /* xf_store_event_exists hits */
-    uint64_t estimate_num_keys;   /* RocksDB's estimate over all column families */
+    uint64_t duplicates;        /* xf_store_event_exists hits */
+    uint64_t estimate_num_keys; /* RocksDB's estimate over all column families */
     uint64_t sst_bytes;
 };
 void xf_store_get_stats(struct xf_store *st, struct xf_store_stats *out);

@@ -28,9 +28,16 @@ static void time_parse_accepts_the_formats_real_producers_write(void **state)
 static void time_parse_rejects_garbage(void **state)
 {
     xf_time_t t;
-    const char *bad[] = {"", "2020", "2020-13-01", "2020-01-01T25:00", "yesterday",
-                         "2020-01-01T10:00:00Zjunk", "2021-02-31", "2100-02-29",
-                         "2021-04-31T00:00:00Z", "2020-01-01T10:00:00+99:99"};
+    const char *bad[] = {"",
+                         "2020",
+                         "2020-13-01",
+                         "2020-01-01T25:00",
+                         "yesterday",
+                         "2020-01-01T10:00:00Zjunk",
+                         "2021-02-31",
+                         "2100-02-29",
+                         "2021-04-31T00:00:00Z",
+                         "2020-01-01T10:00:00+99:99"};
     assert_int_equal(xf_time_parse("2000-02-29", 10, &t), 0);
     assert_int_equal(xf_time_parse("2024-02-29T00:00:00+14:00", 25, &t), 0);
     for (size_t i = 0; i < XF_ARRAY_LEN(bad); i++)

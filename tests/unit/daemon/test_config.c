@@ -220,8 +220,9 @@ static void test_env_overrides_file_and_flag_overrides_env(void **state)
     struct xf_buf errs;
     char why[256];
 
-    assert_int_equal(load(&cfg, "kafka: {brokers: file:1}\nstore: {path: filedb}\n"
-                                "log: {level: warn}\n",
+    assert_int_equal(load(&cfg,
+                          "kafka: {brokers: file:1}\nstore: {path: filedb}\n"
+                          "log: {level: warn}\n",
                           &errs),
                      0);
     setenv("XDRFLOW_BROKERS", "env:2", 1);
@@ -301,11 +302,21 @@ static void test_copy_is_deep(void **state)
 static void test_reference_lists_every_key_once(void **state)
 {
     struct xf_buf ref;
-    static const char *const names[] = {
-        "kafka.brokers",   "kafka.group",       "kafka.topics",  "kafka.dead_letter_topic",
-        "kafka.properties", "store.path",       "store.sync",    "rules.paths",
-        "rules.links",     "correlation.lateness", "api.listen", "log.level",
-        "log.format",      "pipeline.decode_threads", "pipeline.queue_batches"};
+    static const char *const names[] = {"kafka.brokers",
+                                        "kafka.group",
+                                        "kafka.topics",
+                                        "kafka.dead_letter_topic",
+                                        "kafka.properties",
+                                        "store.path",
+                                        "store.sync",
+                                        "rules.paths",
+                                        "rules.links",
+                                        "correlation.lateness",
+                                        "api.listen",
+                                        "log.level",
+                                        "log.format",
+                                        "pipeline.decode_threads",
+                                        "pipeline.queue_batches"};
 
     xf_buf_init(&ref);
     assert_int_equal(xf_config_write_reference(&ref, 1), 0);

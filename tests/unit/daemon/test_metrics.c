@@ -15,8 +15,7 @@ static void test_counter_has_help_type_and_integer_sample(void **state)
     struct xf_buf b;
 
     xf_buf_init(&b);
-    assert_int_equal(xf_prom_metric(&b, "xdrflow_records_in_total", "counter", "Records.", 42),
-                     0);
+    assert_int_equal(xf_prom_metric(&b, "xdrflow_records_in_total", "counter", "Records.", 42), 0);
     assert_string_equal(b.data, "# HELP xdrflow_records_in_total Records.\n"
                                 "# TYPE xdrflow_records_in_total counter\n"
                                 "xdrflow_records_in_total 42\n");

@@ -71,8 +71,7 @@ static void sysmon1_real_otrf_line_maps_process_fields(void **state)
                         "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe");
     assert_string_equal(FIELD(&ev, PARENT_IMAGE), "C:\\Windows\\System32\\wscript.exe");
     assert_string_equal(FIELD(&ev, PROCESS_GUID), "{860ba2e3-9f13-5f52-2703-000000000400}");
-    assert_string_equal(FIELD(&ev, PARENT_PROCESS_GUID),
-                        "{860ba2e3-9f13-5f52-2603-000000000400}");
+    assert_string_equal(FIELD(&ev, PARENT_PROCESS_GUID), "{860ba2e3-9f13-5f52-2603-000000000400}");
     assert_string_equal(FIELD(&ev, SHA256),
                         "908B64B1971A979C7E3E8CE4621945CBA84854CB98D76367B791A6E22B5F6D53");
     assert_string_equal(FIELD(&ev, PROCESS_ID), "2316");
@@ -128,9 +127,8 @@ static void sysmon11_is_a_file_create(void **state)
     decode_sample("otrf_sysmon11_file.json", XF_FMT_SYSMON, &ev);
     assert_int_equal(ev.category, XF_CAT_FILE);
     assert_string_equal(FIELD(&ev, FILE_OPERATION), "create");
-    assert_string_equal(FIELD(&ev, TARGET_FILENAME),
-                        "C:\\Users\\pgustavo\\AppData\\Local\\Temp\\"
-                        "__PSScriptPolicyTest_4jth5k1f.rm3.ps1");
+    assert_string_equal(FIELD(&ev, TARGET_FILENAME), "C:\\Users\\pgustavo\\AppData\\Local\\Temp\\"
+                                                     "__PSScriptPolicyTest_4jth5k1f.rm3.ps1");
     assert_string_equal(FIELD(&ev, PROCESS_GUID), "{860ba2e3-9f13-5f52-2703-000000000400}");
     assert_int_equal(ev.time, 1599250198627LL);
     xf_event_close(&ev);
@@ -286,8 +284,7 @@ static void winevt_sample_maps_like_sysmon(void **state)
     assert_string_equal(FIELD(&ev, IMAGE),
                         "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe");
     assert_string_equal(FIELD(&ev, PARENT_IMAGE), "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe");
-    assert_string_equal(FIELD(&ev, PARENT_PROCESS_GUID),
-                        "{5c1a2b3d-0001-6543-2900-000000000b00}");
+    assert_string_equal(FIELD(&ev, PARENT_PROCESS_GUID), "{5c1a2b3d-0001-6543-2900-000000000b00}");
     assert_string_equal(FIELD(&ev, PROCESS_ID), "4412");
     assert_string_equal(FIELD(&ev, SHA256),
                         "908B64B1971A979C7E3E8CE4621945CBA84854CB98D76367B791A6E22B5F6D53");
@@ -300,7 +297,8 @@ static void winevt_event_id_object_and_time_created(void **state)
 {
     static const char a[] =
         "{\"Event\":{\"System\":{\"EventID\":{\"#text\":\"4624\",\"#attributes\":{\"Qualifiers\":"
-        "\"\"}},\"Computer\":\"DC1.corp.example\",\"Channel\":\"Security\",\"EventRecordID\":\"99\","
+        "\"\"}},\"Computer\":\"DC1.corp.example\",\"Channel\":\"Security\",\"EventRecordID\":"
+        "\"99\","
         "\"TimeCreated\":{\"#attributes\":{\"SystemTime\":\"2026-11-21T09:00:03.000Z\"}}},"
         "\"EventData\":{\"LogonType\":3,\"TargetUserName\":\"akiko\",\"TargetDomainName\":\"CORP\","
         "\"IpAddress\":\"10.1.2.3\"}}}";

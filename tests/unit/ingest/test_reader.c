@@ -248,10 +248,10 @@ static void otrf_empire_launcher_vbs_zip_has_2067_decodable_records(void **state
     int rc;
 
     xf_event_init(&ev);
-    assert_int_equal(
-        xf_reader_open(XF_OTRF_DIR "/atomic_windows_execution_host_empire_launcher_vbs.zip",
-                       XF_FMT_AUTO, &r),
-        0);
+    assert_int_equal(xf_reader_open(XF_OTRF_DIR
+                                    "/atomic_windows_execution_host_empire_launcher_vbs.zip",
+                                    XF_FMT_AUTO, &r),
+                     0);
     while ((rc = xf_reader_next(r, &data, &len, &where)) == 1) {
         enum xf_format used;
         if (xf_decode(XF_FMT_AUTO, data, len, &ev, &used, err) != 0)

@@ -720,11 +720,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reopen_keeps_committed_events, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_events_scan_is_in_arrival_order_across_reopens,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_scan_is_in_arrival_order_across_reopens, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_exists_is_true_only_for_the_stored_time_and_id, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_exists_finds_an_event_committed_before_a_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exists_finds_an_event_committed_before_a_reopen, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_incidents_put_get_replace_scan_delete, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_edges_round_trip_in_time_order, setup, teardown),
