@@ -41,6 +41,22 @@ static int grow(void **p, uint32_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+/* A slot of a node or edge array: a freed one first (indices stay small and dense), else a
+ * new one at the end. */
+static int slot_take(void **arr, uint32_t *n, uint32_t *cap, const uint32_t *free_list,
+                     uint32_t *n_free, size_t elem, uint32_t *out)
+{
+    if (*n_free) {
+        *out = free_list[--*n_free];
+        return 0;
+    }
+    int rc = grow(arr, cap, (size_t)*n + 1, elem);
+    if (rc)
+        return rc;
+    *out = (*n)++;
+    return 0;
+}
+
 static int push_u32(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t v)
 {
     int rc = grow((void **)a, cap, (size_t)*n + 1, sizeof(**a));
@@ -262,14 +278,9 @@ static int node_get(struct xf_correlator *c, enum kind_id kind, uint32_t *out)
         *out = i;
         return 0;
     }
-    if (c->n_free_nodes) {
-        i = c->free_nodes[--c->n_free_nodes];
-    } else {
-        rc = grow((void **)&c->nodes, &c->cap_nodes, (size_t)c->n_nodes + 1, sizeof(*c->nodes));
-        if (rc)
-            return rc;
-        i = c->n_nodes++;
-    }
+    if ((rc = slot_take((void **)&c->nodes, &c->n_nodes, &c->cap_nodes, c->free_nodes,
+                        &c->n_free_nodes, sizeof(*c->nodes), &i)))
+        return rc;
     struct node *n = &c->nodes[i];
     memset(n, 0, sizeof(*n));
     n->key = xf_strndup(key, c->kb.len);
@@ -518,14 +529,9 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
         return 0;
     }
     uint32_t i;
-    if (c->n_free_edges) {
-        i = c->free_edges[--c->n_free_edges];
-    } else {
-        rc = grow((void **)&c->edges, &c->cap_edges, (size_t)c->n_edges + 1, sizeof(*c->edges));
-        if (rc)
-            return rc;
-        i = c->n_edges++;
-    }
+    if ((rc = slot_take((void **)&c->edges, &c->n_edges, &c->cap_edges, c->free_edges,
+                        &c->n_free_edges, sizeof(*c->edges), &i)))
+        return rc;
     struct edge *e = &c->edges[i];
     memset(e, 0, sizeof(*e));
     e->from = from;
