@@ -27,6 +27,7 @@
 #include "xf/store.h"
 
 #define BATCH_RECORDS 512
+#define READER_ERRS_MAX (BATCH_RECORDS / 4)
 #define CHECKPOINT_EVENTS 4096
 #define PENDING_SLOTS 16384 /* power of two, > 2 * CHECKPOINT_EVENTS */
 #define BATCH_POOL_DEFAULT 24
@@ -54,7 +55,9 @@ struct xf_pipe_batch {
     struct xf_event ev[BATCH_RECORDS];
     int ok[BATCH_RECORDS]; /* 1 decoded, 0 error (see errs) */
     enum xf_format used[BATCH_RECORDS];
-    struct record_error errs[BATCH_RECORDS];
+    /* every record may fail to decode, plus the reader errors a batch takes before it is
+     * handed on (at most READER_ERRS_MAX) */
+    struct record_error errs[BATCH_RECORDS + READER_ERRS_MAX];
     size_t n_errs;
     /* reader-side problems that belong at this point of the stream */
     size_t n_reader_errs;
@@ -86,7 +89,7 @@ struct xf_engine {
      * 0 marks an empty slot (a real key of 0 is remapped to 1). */
     uint64_t *pending;
     size_t n_pending;
-    int fatal;
+    atomic_int fatal; /* set by the source thread, read here */
     size_t errors_shown;
     /* pipeline, live during replay only */
     struct queue free_q, work_q;
@@ -237,7 +240,7 @@ static void batch_add_error(struct batch *b, const char *where, int code, const 
 {
     struct record_error *e;
 
-    if (b->n_errs >= BATCH_RECORDS)
+    if (b->n_errs >= XF_ARRAY_LEN(b->errs))
         return;
     e = &b->errs[b->n_errs++];
     e->where = xf_strdup(where ? where : "?");
@@ -325,6 +328,10 @@ static void file_source(struct xf_engine *e, void *ud)
             batch_add_error(b, e->files[f], rc, msg);
             b->n_reader_errs++;
             b->file_errors++;
+            if (b->n_reader_errs >= READER_ERRS_MAX) {
+                xf_pipe_batch_submit(e, b, 0);
+                b = xf_pipe_batch_get(e, -1);
+            }
             continue;
         }
         while (!e->stop) {
@@ -339,14 +346,19 @@ static void file_source(struct xf_engine *e, void *ud)
                     snprintf(msg, sizeof msg, "record longer than %u bytes, skipped",
                              XF_RECORD_MAX);
                 } else {
-                    snprintf(msg, sizeof msg, "input stream broken: %s; rest of file skipped",
+                    /* the reader goes on with the next zip member, if any */
+                    snprintf(msg, sizeof msg,
+                             "input stream broken: %s; rest of this file (or zip member) "
+                             "skipped",
                              xf_strerror(rc));
                     b->file_errors++;
                 }
                 batch_add_error(b, where, rc, msg);
                 b->n_reader_errs++;
-                if (rc != XF_ETOOBIG)
-                    break;
+                if (b->n_reader_errs >= READER_ERRS_MAX) {
+                    xf_pipe_batch_submit(e, b, 0);
+                    b = xf_pipe_batch_get(e, -1);
+                }
                 continue;
             }
             rc = batch_add_where(b, data, len, e->opts.format, NULL, where);
@@ -667,11 +679,23 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
     e->hooks = h;
     started = 1;
 
-    pthread_create(&source, NULL, source_main, &sa);
-    for (int i = 0; i < n_workers; i++)
-        pthread_create(&workers[i], NULL, worker_main, e);
+    /* workers first: with fewer than asked the pipeline still runs; with none, or no
+     * source thread, nothing would ever fill the done slots this thread waits on */
+    int started_workers = 0;
+    for (int i = 0; i < n_workers; i++) {
+        if (pthread_create(&workers[started_workers], NULL, worker_main, e) == 0)
+            started_workers++;
+        else
+            XF_WARN("could not start decode thread %d of %d", i + 1, n_workers);
+    }
+    n_workers = started_workers;
+    int source_started = n_workers > 0 && pthread_create(&source, NULL, source_main, &sa) == 0;
+    if (!source_started) {
+        XF_ERROR("could not start the pipeline threads");
+        rc = XF_EINTERNAL;
+    }
 
-    for (;;) {
+    for (; source_started;) {
         struct batch *b = wait_done(e, next, h->tick_ms);
         if (!b) {
             /* idle: keep latency low by committing what arrived, and let the daemon reload */
@@ -714,7 +738,8 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
         end->poison = 1;
         queue_push(&e->work_q, end);
     }
-    pthread_join(source, NULL);
+    if (source_started)
+        pthread_join(source, NULL);
     for (int i = 0; i < n_workers; i++)
         pthread_join(workers[i], NULL);
     if (!rc && e->fatal)
