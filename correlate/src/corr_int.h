@@ -346,6 +346,7 @@ struct xf_correlator {
 
     xf_time_t max_time;
     xf_time_t last_sweep;
+    uint64_t last_sweep_events; /* st.events at the last sweep */
     int dirty;
     uint32_t gen; /* bumped by each incident computation; stamps node.mod */
     struct xf_correlate_stats st;

@@ -23,6 +23,7 @@
 #define DEFAULT_HUB_CAP 50
 #define JLIST_MAX 64
 #define SWEEP_EVERY_MS (60 * 1000LL)
+#define SWEEP_EVERY_EVENTS 262144u
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -1253,9 +1254,14 @@ static int add(struct xf_correlator *c, const struct xf_event *ev, const struct 
     /* Maintenance (closing idle incidents, eviction) runs here, at points fixed by the input
      * sequence alone, never at the caller's flush: so a run, and a rebuild from the stored
      * events after a crash, make the same decisions whatever their flush cadence. */
+    /* Also every SWEEP_EVERY_EVENTS accepted events: input that is all behind the watermark
+     * (an older recording replayed after a newer one) never moves it, and would otherwise
+     * never be evicted. */
     if (c->st.watermark != INT64_MIN &&
-        (c->last_sweep == INT64_MIN || c->st.watermark - c->last_sweep >= SWEEP_EVERY_MS)) {
+        (c->last_sweep == INT64_MIN || c->st.watermark - c->last_sweep >= SWEEP_EVERY_MS ||
+         c->st.events - c->last_sweep_events >= SWEEP_EVERY_EVENTS)) {
         c->last_sweep = c->st.watermark;
+        c->last_sweep_events = c->st.events;
         if ((rc = corr_maintain(c)))
             return rc;
     }
