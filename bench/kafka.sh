@@ -9,7 +9,8 @@
 #      at a steady rate (50,000/s for 60 s): event-to-incident latency per attack chain.
 #
 # Usage: bench/kafka.sh [--events N] [--partitions P] [--rate R] [--seconds S] [--no-latency]
-#                       [--queue-batches Q]
+#                       [--queue-batches Q] [--latency-only]
+#   --latency-only     skip steps 1-3 (e.g. to measure latency at a rate the daemon sustains)
 #   --queue-batches Q  also run step 3 with pipeline.queue_batches: Q (default 1000; 0 skips):
 #                      the default 24 makes the daemon pause and resume its partitions often
 set -eu
@@ -24,6 +25,7 @@ rate=50000
 seconds=60
 latency=1
 qb=1000
+only_lat=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift ;;
     --no-latency) latency=0 ;;
     --queue-batches) qb=$2; shift ;;
+    --latency-only) only_lat=1 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "kafka.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -70,7 +73,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-fill_file=$(gen "$events")
+[ "$only_lat" = 1 ] || fill_file=$(gen "$events")
 lat_events=$((rate * seconds))
 [ "$latency" = 1 ] && lat_file=$(gen "$lat_events")
 
@@ -85,6 +88,9 @@ done
 bs=$(sed -n 's/^bootstrap: //p' "$work/broker.out" | head -1)
 [ -n "$bs" ] || { echo "kafka.sh: devbroker did not start" >&2; cat "$work/broker.err" >&2; exit 1; }
 
+fill_line=
+raw_line=
+if [ "$only_lat" = 0 ]; then
 echo "== filling bench.fill with $events proto events (xdrflow produce, keyed by host)" >&2
 t0=$(date +%s.%N)
 "$xdrflow" produce -q --brokers "$bs" --topic bench.fill --input-format proto "$fill_file"
@@ -96,6 +102,8 @@ echo "$fill_line"
 echo "== raw consumer on bench.fill" >&2
 raw_line=$("$tool" raw --brokers "$bs" --topic bench.fill --records "$events" || true)
 echo "$raw_line"
+
+fi
 
 # start_daemon NAME TOPIC [YAML-LINE]: a fresh daemon (own group, own db, ephemeral API port);
 # sets daemon_pid and api
@@ -130,6 +138,9 @@ stop_daemon() {
     daemon_pid=
 }
 
+e2e_line=
+qb_line=
+if [ "$only_lat" = 0 ]; then
 echo "== xdrflow run on bench.fill (fresh group, fresh db)" >&2
 start_daemon e2e bench.fill
 e2e_line=$("$tool" wait --api "$api" --topic bench.fill --records "$events" --pid "$daemon_pid" || true)
@@ -148,6 +159,8 @@ if [ "$qb" -gt 0 ]; then
     echo "$qb_line"
     stop_daemon
     rm -rf "$work/qb/db"
+fi
+
 fi
 
 # run_latency NAME TOPIC [YAML-LINE]: a fresh daemon on an empty topic, then the steady
@@ -187,6 +200,7 @@ fi
 # the table
 get() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 echo
+if [ "$only_lat" = 0 ]; then
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $events proto events, $parts partitions"
 printf '%-34s %12s %10s %12s\n' measure records seconds events/s
 printf '%-34s %12s %10s %12s\n' "fill (xdrflow produce)" "$(get "$fill_line" records)" \
@@ -213,6 +227,9 @@ awk -v r="$(get "$raw_line" rate)" -v e="$(get "$e2e_line" rate_from_first)" \
     'BEGIN { if (r > 0) printf "end to end / raw consumer: %.1f %% (target >= 50 %%, and >= 300,000/s)\n", 100 * e / r }'
 [ -n "$qb_line" ] && awk -v r="$(get "$raw_line" rate)" -v e="$(get "$qb_line" rate_from_first)" \
     'BEGIN { if (r > 0) printf "  queue_batches '"$qb"': %.1f %% of the raw consumer\n", 100 * e / r }'
+else
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $parts partitions"
+fi
 lat_row() {
     [ -n "$2" ] || return 0
     echo "latency, $1: $(get "$2" rate)/s for $(get "$2" seconds) s, $(get "$2" chains) chains" \

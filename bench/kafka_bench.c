@@ -290,8 +290,8 @@ struct rec_ref {
 struct chain {
     struct rec_ref recs[CHAIN_LEN];
     int n;
-    double sent;   /* when its last (completing) record was handed to the producer */
-    double done;   /* first scrape that showed every record of it committed; 0 not yet */
+    double sent; /* when its last (completing) record was handed to the producer */
+    double done; /* first scrape that showed every record of it committed; 0 not yet */
 };
 
 struct lat {
@@ -406,8 +406,7 @@ static int cmd_latency(const char *bs, const char *topic, int parts, const char 
     pthread_mutex_init(&l->mu, NULL);
     l->parts = parts;
     l->topic = topic;
-    if (xf_kafka_producer_create(bs, NULL, 0, &p) < 0 ||
-        xf_reader_open(file, XF_FMT_PROTO, &r) < 0)
+    if (xf_kafka_producer_create(bs, NULL, 0, &p) < 0 || xf_reader_open(file, XF_FMT_PROTO, &r) < 0)
         goto out;
     xf_kafka_producer_on_delivery(p, on_delivery, l);
     th_ok = pthread_create(&th, NULL, scraper, l) == 0;
@@ -462,8 +461,9 @@ static int cmd_latency(const char *bs, const char *topic, int parts, const char 
     t_end = now_s();
     while (xf_kafka_producer_flush(p, 1000) == XF_EAGAIN)
         ;
-    fprintf(stderr, "latency: sent %" PRIu64 " records in %.2f s (%.0f/s), %zu chains; waiting "
-                    "for the last chains to become durable\n",
+    fprintf(stderr,
+            "latency: sent %" PRIu64 " records in %.2f s (%.0f/s), %zu chains; waiting "
+            "for the last chains to become durable\n",
             n, t_end - t0, (double)n / (t_end - t0), l->n_chains);
     /* wait (bounded) until every chain is done */
     for (double w0 = now_s(); now_s() - w0 < wait_s;) {
@@ -502,10 +502,10 @@ static int cmd_latency(const char *bs, const char *topic, int parts, const char 
                "p50_ms=%.0f p90_ms=%.0f p99_ms=%.0f max_ms=%.0f min_ms=%.0f first_chain_ms=%.0f "
                "last_chain_ms=%.0f scrapes=%" PRIu64 " send_behind_max_ms=%.1f "
                "delivered=%" PRIu64 " failed=%" PRIu64 " censored=%zu\n",
-               n, t_end - t0, (double)n / (t_end - t0), l->n_chains, n_lat,
-               lat[(n_lat - 1) / 2], lat[(size_t)((double)(n_lat - 1) * 0.90)],
-               lat[(size_t)((double)(n_lat - 1) * 0.99)], lat[n_lat - 1], lat[0], first, last,
-               l->scrapes, lag_max * 1000, ps.delivered, ps.failed, censored);
+               n, t_end - t0, (double)n / (t_end - t0), l->n_chains, n_lat, lat[(n_lat - 1) / 2],
+               lat[(size_t)((double)(n_lat - 1) * 0.90)], lat[(size_t)((double)(n_lat - 1) * 0.99)],
+               lat[n_lat - 1], lat[0], first, last, l->scrapes, lag_max * 1000, ps.delivered,
+               ps.failed, censored);
     }
     status = censored == 0 && n_lat > 0 && ps.failed == 0 ? 0 : 1;
 out:
@@ -528,11 +528,11 @@ out:
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"brokers", required_argument, NULL, 'b'}, {"topic", required_argument, NULL, 't'},
-        {"records", required_argument, NULL, 'n'}, {"api", required_argument, NULL, 'a'},
-        {"pid", required_argument, NULL, 'P'},     {"timeout", required_argument, NULL, 'T'},
+        {"brokers", required_argument, NULL, 'b'},    {"topic", required_argument, NULL, 't'},
+        {"records", required_argument, NULL, 'n'},    {"api", required_argument, NULL, 'a'},
+        {"pid", required_argument, NULL, 'P'},        {"timeout", required_argument, NULL, 'T'},
         {"partitions", required_argument, NULL, 'p'}, {"rate", required_argument, NULL, 'r'},
-        {"seconds", required_argument, NULL, 's'}, {NULL, 0, NULL, 0},
+        {"seconds", required_argument, NULL, 's'},    {NULL, 0, NULL, 0},
     };
     const char *bs = NULL, *topic = NULL, *api = NULL, *cmd;
     uint64_t n = 0;
@@ -541,7 +541,8 @@ int main(int argc, char **argv)
     double timeout = -1, rate = 50000, seconds = 60;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: xf-bench-kafka raw|wait|latency [options] (see bench/kafka_bench.c)\n");
+        fprintf(stderr,
+                "usage: xf-bench-kafka raw|wait|latency [options] (see bench/kafka_bench.c)\n");
         return 2;
     }
     cmd = argv[1];
