@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -189,12 +190,22 @@ int xf_kafka_content_type_format(const char *ct, enum xf_format *out)
 
 /* ---- consumer ------------------------------------------------------------------------------ */
 
-/* Where each assigned partition's next record should be, to notice offset gaps. */
+/* Where each assigned partition's next record should be, to notice offset gaps, and where
+ * the group had it when it was assigned, for the lag of a partition nothing was read from. */
 struct part_pos {
     char *topic;
     int32_t partition;
-    int64_t next; /* -1: unknown (just assigned) */
+    int64_t next;      /* -1: unknown (just assigned) */
+    int64_t committed; /* the group's offset at assignment: -1 none, COMMITTED_UNKNOWN not yet */
+    int64_t asked_ms;  /* when the committed offset was last asked for (0: never) */
 };
+
+/* part_pos.committed before the group was asked */
+#define COMMITTED_UNKNOWN (-2)
+/* Asking for committed offsets blocks the polling thread: briefly, and not again at once when
+ * the coordinator does not answer (a broker outage). */
+#define COMMITTED_TIMEOUT_MS 500
+#define COMMITTED_RETRY_MS 10000
 
 struct xf_kafka_consumer {
     rd_kafka_t *rk;
@@ -248,6 +259,8 @@ static struct part_pos *pos_find(struct xf_kafka_consumer *c, const char *topic,
         return NULL;
     p->partition = part;
     p->next = -1;
+    p->committed = COMMITTED_UNKNOWN;
+    p->asked_ms = 0;
     c->n_pos++;
     return p;
 }
@@ -320,16 +333,31 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (int i = 0; i < parts->cnt; i++) {
             struct part_pos *p = pos_find(c, parts->elems[i].topic, parts->elems[i].partition, 1);
 
-            if (p)
+            if (p) {
                 p->next = -1;
+                p->committed = COMMITTED_UNKNOWN;
+                p->asked_ms = 0;
+            }
         }
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, parts);
-        /* partitions assigned while the engine applies backpressure stay stopped too */
-        if (c->paused && !e && !aerr)
-            rd_kafka_pause_partitions(rk, parts);
+        /*
+         * The pause state of a new assignment is set here, both ways. librdkafka 2.0.2 keeps
+         * an application pause on the partition object across a revoke and a later assign:
+         * a partition paused for backpressure, revoked, and resumed while unassigned (resume
+         * covers only the current assignment) would come back paused and never be fetched
+         * again. Partitions assigned while the engine applies backpressure stay stopped.
+         */
+        if (!e && !aerr) {
+            rd_kafka_resp_err_t perr = c->paused ? rd_kafka_pause_partitions(rk, parts)
+                                                 : rd_kafka_resume_partitions(rk, parts);
+
+            if (perr)
+                XF_WARN("kafka consumer: %s after assign: %s", c->paused ? "pause" : "resume",
+                        rd_kafka_err2str(perr));
+        }
     } else {
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             XF_WARN("kafka consumer: rebalance error: %s", rd_kafka_err2str(err));
@@ -690,6 +718,55 @@ int xf_kafka_consumer_resume(struct xf_kafka_consumer *c)
     return pause_resume(c, 0);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Asks the group once per assignment for the committed offset of each partition in parts
+ * that has no position yet (nothing read since it was assigned). Without it, a partition
+ * taken over from another member with nothing new to read would show everything retained
+ * as lag forever, though the group has it all.
+ */
+static void learn_committed(struct xf_kafka_consumer *c,
+                            const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *ask = NULL;
+    int64_t now = mono_ms();
+    rd_kafka_resp_err_t err;
+
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        struct part_pos *p;
+
+        if (tp->offset >= 0)
+            continue;
+        p = pos_find(c, tp->topic, tp->partition, 1);
+        if (!p || p->committed != COMMITTED_UNKNOWN ||
+            (p->asked_ms && now - p->asked_ms < COMMITTED_RETRY_MS))
+            continue;
+        p->asked_ms = now;
+        if (!ask && !(ask = rd_kafka_topic_partition_list_new(parts->cnt)))
+            return;
+        rd_kafka_topic_partition_list_add(ask, tp->topic, tp->partition);
+    }
+    if (!ask)
+        return;
+    err = rd_kafka_committed(c->rk, ask, COMMITTED_TIMEOUT_MS);
+    for (int i = 0; !err && i < ask->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &ask->elems[i];
+        struct part_pos *p = pos_find(c, tp->topic, tp->partition, 0);
+
+        if (p && !tp->err)
+            p->committed = tp->offset >= 0 ? tp->offset : -1;
+    }
+    rd_kafka_topic_partition_list_destroy(ask);
+}
+
 int xf_kafka_consumer_lag(struct xf_kafka_consumer *c, xf_kafka_lag_cb cb, void *ud)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -698,19 +775,24 @@ int xf_kafka_consumer_lag(struct xf_kafka_consumer *c, xf_kafka_lag_cb cb, void 
     err = rd_kafka_assignment(c->rk, &parts);
     if (err)
         return XF_EIO;
-    /* position: the offset after the last record handed to us (cached, no request) */
+    /* position: the offset after the last record handed to us (cached, no request); it is
+     * unknown until a record of the partition arrives after the assignment */
     rd_kafka_position(c->rk, parts);
+    learn_committed(c, parts);
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        int64_t lo = -1, hi = -1, lag = -1;
+        const struct part_pos *p = pos_find(c, tp->topic, tp->partition, 0);
+        int64_t lo = -1, hi = -1, lag = -1, from = tp->offset;
 
+        if (from < 0 && p && p->committed >= 0)
+            from = p->committed; /* where this member starts reading */
         if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) ==
                 RD_KAFKA_RESP_ERR_NO_ERROR &&
             hi >= 0) {
-            if (tp->offset >= 0)
-                lag = hi > tp->offset ? hi - tp->offset : 0;
-            else if (lo >= 0)
-                lag = hi - lo; /* nothing read yet: everything retained is behind */
+            if (from >= 0)
+                lag = hi > from ? hi - from : 0;
+            else if (lo >= 0 && (!p || p->committed == -1))
+                lag = hi - lo; /* nothing committed: everything retained is behind */
         }
         cb(tp->topic, tp->partition, lag, ud);
     }

@@ -73,12 +73,14 @@ class DevBroker:
 
 
 class Daemon:
-    def __init__(self, tmp, broker, db, name="d", group="xdrflow", extra_yaml=""):
+    def __init__(self, tmp, broker, db, name="d", group="xdrflow", extra_yaml="",
+                 kafka_props=None):
         self.port = free_port()
         self.cfg = os.path.join(tmp, f"{name}.yaml")
+        props = ", ".join(f'{k}: "{v}"' for k, v in (kafka_props or {}).items())
         with open(self.cfg, "w", encoding="utf-8") as f:
             f.write("correlation: {lateness: 48h}\n"
-                    f"kafka: {{group: {group}}}\n"
+                    f"kafka: {{group: {group}, properties: {{{props}}}}}\n"
                     "log: {level: info}\n" + extra_yaml)
         self.log = open(os.path.join(tmp, f"{name}.log"), "a", encoding="utf-8")
         self.p = subprocess.Popen(
@@ -139,6 +141,26 @@ def incidents_json(db):
 
 def produce_scenario(broker, topic="xdr.endpoint"):
     xftest.run("produce", "--brokers", broker.addr, "--topic", topic, xftest.SCENARIO)
+
+
+def lines_by_host(tmp):
+    """Writes the scenario's records of each host (its Kafka key) to a file of their own;
+    returns (host, path, count) per host."""
+    out = xftest.run("decode", xftest.SCENARIO).stdout
+    with open(xftest.SCENARIO, encoding="utf-8") as f:
+        lines = f.readlines()
+    groups = {}
+    for ev in map(json.loads, out.splitlines()):
+        line = int(ev["where"].rsplit(":", 1)[1])
+        groups.setdefault(ev["fields"].get("Hostname", ""), []).append(lines[line - 1])
+    result = []
+    for i, (host, recs) in enumerate(sorted(groups.items())):
+        path = os.path.join(tmp, f"host{i}.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(recs)
+        result.append((host, path, len(recs)))
+    assert sum(n for _, _, n in result) == EXPECT_RECORDS
+    return result
 
 
 def all_events_stored(db):
@@ -219,15 +241,13 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(d.term(), 0)
         self.assertEqual(incidents_json(db), replay_json())
 
-    @unittest.skipUnless(os.environ.get("XF_TEST_TWO_INSTANCES"),
-                         "known gap: with two group members on the devbroker, the members "
-                         "stop fetching after the rebalance (assigned, lag constant); "
-                         "set XF_TEST_TWO_INSTANCES=1 to run it")
     def test_two_instances_split_six_partitions_and_one_takes_over(self):
         b = self.broker(partitions=6)
         db1, db2 = os.path.join(self.dir, "db1"), os.path.join(self.dir, "db2")
-        d1 = self.daemon(b, db1, name="a")
-        d2 = self.daemon(b, db2, name="b")
+        # a dead member's partitions move after session.timeout.ms: keep the takeover short
+        fast = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500}
+        d1 = self.daemon(b, db1, name="a", kafka_props=fast)
+        d2 = self.daemon(b, db2, name="b", kafka_props=fast)
 
         def split():
             m1, m2 = d1.metrics(), d2.metrics()
@@ -235,9 +255,22 @@ class DaemonTest(unittest.TestCase):
             a2 = m2.get("xdrflow_assigned_partitions", 0)
             return a1 > 0 and a2 > 0 and a1 + a2 == 4 * 6
         wait_for(split, 60, "the partitions split between two instances")
-        produce_scenario(b)
+        # half the input before the kill, half after: what arrives on the dead member's
+        # partitions afterwards can only be read by the survivor
+        with open(xftest.SCENARIO, encoding="utf-8") as f:
+            lines = [line for line in f if line.strip()]
+        halves = []
+        for i, part in enumerate((lines[:len(lines) // 2], lines[len(lines) // 2:])):
+            halves.append(os.path.join(self.dir, f"half{i}.jsonl"))
+            with open(halves[-1], "w", encoding="utf-8") as f:
+                f.writelines(part)
+        xftest.run("produce", "--brokers", b.addr, "--topic", "xdr.endpoint", halves[0])
         wait_for(lambda: d1.committed() + d2.committed() > 0, 30, "progress")
+        lag_of = 'xdrflow_consumer_lag{topic="xdr.endpoint",partition="'
+        d1_parts = {k[len(lag_of):-2] for k in d1.metrics() if k.startswith(lag_of)}
+        self.assertTrue(d1_parts)
         d1.kill9()
+        xftest.run("produce", "--brokers", b.addr, "--topic", "xdr.endpoint", halves[1])
         wait_for(lambda: d2.metrics().get("xdrflow_assigned_partitions") == 24, 90,
                  "the survivor takes every partition")
         def caught_up():
@@ -250,21 +283,28 @@ class DaemonTest(unittest.TestCase):
         except AssertionError:
             print(d2.get("/metrics")[1], file=sys.stderr)
             raise
+        took_over = [p for p in d1_parts if d2.metrics().get(
+            f'xdrflow_committed_offset{{topic="xdr.endpoint",partition="{p}"}}', -1) > 0]
+        self.assertTrue(took_over, "the survivor committed nothing on the dead member's partitions")
         self.assertEqual(d2.term(), 0)
-        # no record lost: the attack's events are all in one incident or the other store,
-        # and the two stores together hold at least every distinct event
-        want = {e for inc in map(json.loads, replay_json().splitlines())
-                for n in inc["nodes"] for e in n["event_ids"]}
-        got, stored = set(), 0
+        self.assertTrue(incidents_json(db2).strip(), "the survivor built no incident")
+        # No record lost, checked per host. A host's records sit on one partition in order;
+        # the dead member stored a prefix of them (at least up to what it committed) and the
+        # survivor read on from the committed offset, so together they hold all of them
+        # unless something was skipped. Incidents are not compared: the dead member's
+        # correlation state stays in its own store (docs/operations.md), so an incident that
+        # spans the kill is split between the stores.
+        copies = []
         for db in (db1, db2):
-            for inc in map(json.loads, incidents_json(db).splitlines()):
-                got |= {e for n in inc["nodes"] for e in n["event_ids"]}
-            copy = db + ".copy"
-            shutil.copytree(db, copy)
-            err = xftest.run("replay", "--db", copy, xftest.SCENARIO).stderr
-            stored += int(re.search(r"(\d+) duplicates", err).group(1))
-        self.assertEqual(want - got, set())
-        self.assertGreaterEqual(stored, EXPECT_RECORDS)
+            copies.append(db + ".copy")
+            shutil.copytree(db, copies[-1])
+        for host, path, n in lines_by_host(self.dir):
+            # replaying a host's records into a copy finds those already stored; the copy
+            # stores the rest, which no other host's check counts
+            held = sum(int(re.search(r"(\d+) duplicates",
+                                     xftest.run("replay", "--db", c, path).stderr).group(1))
+                       for c in copies)
+            self.assertGreaterEqual(held, n, f"records of {host} missing from both stores")
 
     def test_malformed_records_go_to_the_dead_letter_topic_with_a_reason(self):
         b = self.broker(partitions=1)

@@ -407,6 +407,107 @@ static void rebalance_callback_sees_assign_and_revoke(void **state)
     xf_devbroker_stop(d);
 }
 
+/* Polls both members (a rebalance needs every member polling) until each holds want_a and
+ * want_b partitions; records read on the way go to sa. */
+static void poll_until_assigned(struct xf_kafka_consumer *a, struct seen *sa, uint32_t want_a,
+                                struct xf_kafka_consumer *b, uint32_t want_b)
+{
+    struct xf_kafka_consumer_stats sta, stb = {0};
+    struct seen *sb = seen_new();
+    int64_t end = now_ms() + DEADLINE_MS;
+
+    for (;;) {
+        consume(a, sa, 1, 100);
+        if (b)
+            consume(b, sb, 1, 100);
+        xf_kafka_consumer_get_stats(a, &sta);
+        if (b)
+            xf_kafka_consumer_get_stats(b, &stb);
+        if (sta.assigned == want_a && (!b || stb.assigned == want_b))
+            break;
+        assert_true(now_ms() < end);
+    }
+    seen_free(sb);
+}
+
+static void partition_paused_when_revoked_is_read_again_when_reassigned(void **state)
+{
+    struct xf_devbroker *d = broker(1, 2, "xdr.pr", 0);
+    const char *bs = xf_devbroker_bootstraps(d);
+    struct seen *s = seen_new(), *after = seen_new();
+    struct xf_kafka_consumer *c1, *c2;
+    int used[2] = {0, 0};
+
+    (void)state;
+    produce_n(bs, "xdr.pr", 20, 20, NULL, 0);
+    c1 = consumer(bs, "g", "xdr.pr", NULL, NULL);
+    assert_int_equal(consume(c1, s, 20, DEADLINE_MS), 20);
+    commit_all(c1, "xdr.pr", s, 2);
+    /* backpressure: c1 stops fetching; a second member takes one of its partitions away */
+    assert_int_equal(xf_kafka_consumer_pause(c1), 0);
+    c2 = consumer(bs, "g", "xdr.pr", NULL, NULL);
+    poll_until_assigned(c1, s, 1, c2, 1);
+    /* the pressure ends while c1 holds one partition: resume reaches only that one */
+    assert_int_equal(xf_kafka_consumer_resume(c1), 0);
+    xf_kafka_consumer_destroy(c2);
+    poll_until_assigned(c1, s, 2, NULL, 0);
+    /* both partitions are c1's again and both must be fetched */
+    produce_n(bs, "xdr.pr", 20, 20, NULL, 0);
+    assert_int_equal(consume(c1, after, 20, DEADLINE_MS), 20);
+    assert_each_once(after, 20);
+    for (size_t i = 0; i < after->n; i++)
+        used[after->part[i]] = 1;
+    assert_true(used[0] && used[1]);
+    xf_kafka_consumer_destroy(c1);
+    seen_free(s);
+    seen_free(after);
+    xf_devbroker_stop(d);
+}
+
+struct lags {
+    int64_t lag[2];
+};
+
+static void on_lag(const char *topic, int32_t partition, int64_t lag, void *ud)
+{
+    struct lags *l = ud;
+
+    assert_string_equal(topic, "xdr.lag");
+    assert_true(partition >= 0 && partition < 2);
+    l->lag[partition] = lag;
+}
+
+static void lag_of_a_taken_over_partition_counts_from_the_committed_offset(void **state)
+{
+    struct xf_devbroker *d = broker(1, 2, "xdr.lag", 0);
+    const char *bs = xf_devbroker_bootstraps(d);
+    struct seen *s = seen_new();
+    struct xf_kafka_consumer *c;
+    struct lags l = {{-1, -1}};
+    int64_t end;
+
+    (void)state;
+    produce_n(bs, "xdr.lag", 40, 20, NULL, 0);
+    c = consumer(bs, "g", "xdr.lag", NULL, NULL);
+    assert_int_equal(consume(c, s, 40, DEADLINE_MS), 40);
+    commit_all(c, "xdr.lag", s, 2);
+    xf_kafka_consumer_destroy(c);
+    /* the next member has nothing to read: no record ever gives it a position */
+    c = consumer(bs, "g", "xdr.lag", NULL, NULL);
+    poll_until_assigned(c, s, 2, NULL, 0);
+    end = now_ms() + DEADLINE_MS;
+    while (l.lag[0] < 0 || l.lag[1] < 0) {
+        assert_true(now_ms() < end);
+        assert_int_equal(consume(c, s, 1, 100), 0);
+        assert_int_equal(xf_kafka_consumer_lag(c, on_lag, &l), 0);
+    }
+    assert_int_equal(l.lag[0], 0);
+    assert_int_equal(l.lag[1], 0);
+    xf_kafka_consumer_destroy(c);
+    seen_free(s);
+    xf_devbroker_stop(d);
+}
+
 static void fixed_port_forwarder_serves_producer_and_consumer(void **state)
 {
     struct xf_devbroker *d = NULL;
@@ -541,6 +642,8 @@ int main(void)
         cmocka_unit_test(paused_consumer_gets_nothing_until_resumed),
         cmocka_unit_test(broker_down_then_up_during_consumption_loses_nothing),
         cmocka_unit_test(rebalance_callback_sees_assign_and_revoke),
+        cmocka_unit_test(partition_paused_when_revoked_is_read_again_when_reassigned),
+        cmocka_unit_test(lag_of_a_taken_over_partition_counts_from_the_committed_offset),
         cmocka_unit_test(fixed_port_forwarder_serves_producer_and_consumer),
         cmocka_unit_test(unknown_property_is_a_config_error),
         cmocka_unit_test(content_types_map_to_formats),
