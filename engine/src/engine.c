@@ -448,8 +448,12 @@ static void *worker_main(void *arg)
 static int on_incident(const struct xf_incident_view *inc, void *ud)
 {
     struct xf_engine *e = ud;
+    const struct xf_pipe_hooks *h = e->hooks;
+    int rc = xf_store_batch_put_incident(e->sbatch, inc->id, inc->json, inc->len);
 
-    return xf_store_batch_put_incident(e->sbatch, inc->id, inc->json, inc->len);
+    if (rc == 0 && h && h->on_incident)
+        rc = h->on_incident(h->ud, inc);
+    return rc;
 }
 
 static int on_incident_gone(const struct xf_incident_view *inc, void *ud)

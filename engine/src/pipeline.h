@@ -44,6 +44,9 @@ struct xf_pipe_hooks {
     /* Just before the store batch commits (after edges and incidents are in it). <0 aborts
      * the commit, which is fatal. */
     int (*before_commit)(void *ud, struct xf_store_batch *sb);
+    /* An incident that is new or changed in the store batch about to commit (not yet durable:
+     * keep it until after_commit). May be NULL. */
+    int (*on_incident)(void *ud, const struct xf_incident_view *inc);
     /* After a successful commit: everything in batches up to seq is durable. */
     void (*after_commit)(void *ud, uint64_t seq);
     /* Between batches and on idle ticks (rule reload). <0 is fatal. */

@@ -1,0 +1,248 @@
+/*
+ * xf/response.h - containment: policy -> durable outbox -> connectors (EDR, SOAR, webhooks).
+ *
+ * The response thread owns everything here: a libuv loop driving a libcurl multi handle, the
+ * policy state, the connectors and the outbox. Other threads talk to it only through
+ * xf_response_incident() (the daemon, after each durable checkpoint) and xf_response_request()
+ * (API handlers), both of which copy their input onto a queue and wake the loop.
+ *
+ * The one thing to know: an action's id is its idempotency key, derived from content
+ * (incident, host, kind, connector), never from a clock. Planning the same incident twice -
+ * after a crash the daemon hands every open incident over again - finds the stored record and
+ * plans nothing new; sending twice reuses the key (Standard Webhooks `webhook-id`), so a
+ * receiver that honours it sees one action.
+ *
+ * State machine of an action (persisted with sync before every transition is acted on):
+ *
+ *   planned --approve--> approved --send--> sent --poll--> confirmed
+ *      |                    ^                  \--------> failed  (attempts exhausted: alert)
+ *      +-- mode auto -------+                   (retry: back to approved with next_at_ms)
+ *      +-- deny --> denied        dry_run mode: dry_run (never sent)
+ *   confirmed --release action confirmed--> released
+ */
+#ifndef XF_RESPONSE_H
+#define XF_RESPONSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xf/core.h"
+
+struct xf_store;
+
+/* ---- actions ------------------------------------------------------------------------------ */
+
+enum xf_action_kind {
+    XF_ACT_ISOLATE,
+    XF_ACT_RELEASE,
+    XF_ACT_NOTIFY, /* an incident (new or updated) sent to a SOAR / webhook */
+};
+
+enum xf_action_state {
+    XF_AS_PLANNED,   /* decided, waiting for approval (mode approve) */
+    XF_AS_APPROVED,  /* to be sent at next_at_ms */
+    XF_AS_SENT,      /* the vendor accepted it; polling its status */
+    XF_AS_CONFIRMED, /* done (the host is isolated / released / the notification delivered) */
+    XF_AS_FAILED,    /* attempts exhausted or a permanent error; raised as an alert */
+    XF_AS_DENIED,    /* an analyst denied it */
+    XF_AS_DRY_RUN,   /* mode dry_run: recorded, never sent */
+    XF_AS_RELEASED,  /* an isolation later undone by a confirmed release */
+};
+
+/* "isolate" ... and "planned" ...; NULL-safe parse returns -1 for an unknown name. */
+const char *xf_action_kind_name(enum xf_action_kind k);
+const char *xf_action_state_name(enum xf_action_state s);
+int xf_action_kind_parse(const char *s);
+int xf_action_state_parse(const char *s);
+/* 1 for the states that still need work (planned, approved, sent). */
+int xf_action_state_pending(enum xf_action_state s);
+
+#define XF_ACTION_ID_LEN 24 /* "act-" + 16 hex + NUL, rounded */
+
+struct xf_action {
+    char id[XF_ACTION_ID_LEN]; /* idempotency key: see xf_action_make_id */
+    enum xf_action_kind kind;
+    enum xf_action_state state;
+    char incident[32];      /* "inc-..."; "" for a manual request */
+    char host[256];         /* host name as the incident names it */
+    char connector[64];     /* connector instance name from the config */
+    char requested_by[64];  /* "policy" or the API token's name */
+    char reason[256];       /* why (policy rule, analyst comment) */
+    int attempts;           /* sends tried */
+    int polls;              /* status polls done in this attempt */
+    int64_t created_ms;     /* wall clock, for humans and metrics, never for ids */
+    int64_t updated_ms;
+    int64_t next_at_ms;     /* do not act before this (backoff, Retry-After, poll interval) */
+    int phase;              /* connector-defined step within the current attempt */
+    char device_id[128];    /* the vendor's id for the host, once resolved */
+    char remote_id[512];    /* the vendor's action / task id or poll URL, once sent */
+    char last_error[256];
+    uint64_t payload_hash;  /* NOTIFY: hash of the incident JSON that was (to be) sent */
+};
+
+/* Fills a->id = "act-" + 16 lowercase hex of xxh64 over incident, host, kind name, connector
+ * and salt (each NUL-terminated). salt is "" for policy actions; a manual request passes its
+ * Idempotency-Key header (or a fresh value when it has none); NOTIFY passes the payload hash
+ * in hex so every new version of an incident is one notification. */
+void xf_action_make_id(struct xf_action *a, const char *salt);
+
+/* One JSON object per action, stable key order; from_json ignores unknown keys. */
+int xf_action_to_json(const struct xf_action *a, struct xf_buf *out);
+int xf_action_from_json(const char *json, size_t len, struct xf_action *a);
+
+/* ---- outbox: actions in the store's `actions` column family -------------------------------- */
+
+struct xf_outbox;
+
+/* Borrows st (which must outlive the outbox). Every put is a synced RocksDB write, so a state
+ * transition is durable before the caller acts on it. Safe to use from the response thread
+ * while the correlating thread uses the rest of the store. */
+int xf_outbox_open(struct xf_store *st, struct xf_outbox **out);
+void xf_outbox_close(struct xf_outbox *ob);
+int xf_outbox_put(struct xf_outbox *ob, const struct xf_action *a);
+/* 0 and *a, or XF_ENOTFOUND. */
+int xf_outbox_get(struct xf_outbox *ob, const char *id, struct xf_action *a);
+typedef int (*xf_action_cb)(const struct xf_action *a, void *ud);
+/* Every action in id order; cb returns non-zero to stop (returned). */
+int xf_outbox_scan(struct xf_outbox *ob, xf_action_cb cb, void *ud);
+
+/* ---- policy ------------------------------------------------------------------------------- */
+
+enum xf_resp_mode { XF_MODE_OFF, XF_MODE_DRY_RUN, XF_MODE_APPROVE, XF_MODE_AUTO };
+const char *xf_resp_mode_name(enum xf_resp_mode m);
+int xf_resp_mode_parse(const char *s);
+
+/* low=0 medium=1 high=2 critical=3; -1 for an unknown name */
+int xf_severity_rank(const char *s);
+
+#define XF_RESP_MAX_LIST 64
+
+struct xf_host_tag {
+    char *host; /* exact host name */
+    char *tags[8];
+    size_t n_tags;
+};
+
+struct xf_policy_conf {
+    enum xf_resp_mode mode;   /* default approve */
+    int min_severity;         /* rank; default high (2) */
+    int min_score;            /* default 0 */
+    char *stages[XF_RESP_MAX_LIST]; /* the incident must have one of these; none: any */
+    size_t n_stages;
+    /* "dc-*" (fnmatch glob, case-insensitive), "re:^dc\\d+$" (PCRE2), "tag:domain_controller" */
+    char *protected_hosts[XF_RESP_MAX_LIST];
+    size_t n_protected;
+    struct xf_host_tag host_tags[XF_RESP_MAX_LIST];
+    size_t n_host_tags;
+    double max_actions_per_min; /* token bucket over isolations planned by policy; default 10 */
+    int burst;                  /* default 5 */
+    int auto_release;           /* default 0: release only on request */
+    /* delivery */
+    int max_attempts;      /* default 5 */
+    int backoff_base_ms;   /* default 1000; doubled per attempt with full jitter */
+    int backoff_max_ms;    /* default 60000 */
+    int poll_interval_ms;  /* default 2000 */
+    int max_polls;         /* default 150; then the attempt counts as timed out */
+    int timeout_ms;        /* per HTTP request; default 10000 */
+    int notify_incidents;  /* send NOTIFY actions for new and updated incidents; default 1 */
+};
+void xf_policy_conf_init(struct xf_policy_conf *p);
+void xf_policy_conf_close(struct xf_policy_conf *p);
+/* Compiles regexes, checks ranges. XF_ECONFIG with the reason in why. */
+int xf_policy_conf_check(const struct xf_policy_conf *p, char *why, size_t why_len);
+
+/* 1 when host matches the protected list (by name, glob, regex or tag). */
+int xf_policy_host_protected(const struct xf_policy_conf *p, const char *host);
+
+/* ---- connectors --------------------------------------------------------------------------- */
+
+#define XF_CONN_MAX_PARAMS 32
+#define XF_CONN_MAX_DEVICES 256
+
+struct xf_conn_param {
+    char *key; /* the YAML key: "url", "client_id", "secret_env", "shape", ... */
+    char *value;
+};
+
+struct xf_device_map {
+    char *host;
+    char *device_id;
+};
+
+/* One configured connector. Which keys a type reads is documented in docs/response.md and
+ * checked by xf_connector_create; a key ending in "_env" names an environment variable that
+ * holds the secret, and "_file" a file that does. */
+struct xf_connector_conf {
+    char *name; /* unique instance name */
+    char *type; /* webhook | crowdstrike | defender | sentinelone | visionone | cortex | soar */
+    struct xf_conn_param params[XF_CONN_MAX_PARAMS];
+    size_t n_params;
+    struct xf_device_map devices[XF_CONN_MAX_DEVICES]; /* static host -> device id */
+    size_t n_devices;
+};
+/* The value of key or NULL. */
+const char *xf_connector_conf_get(const struct xf_connector_conf *c, const char *key);
+
+/* ---- the response service ----------------------------------------------------------------- */
+
+#define XF_RESP_MAX_CONNECTORS 16
+
+struct xf_response_conf {
+    struct xf_policy_conf policy;
+    struct xf_connector_conf connectors[XF_RESP_MAX_CONNECTORS];
+    size_t n_connectors;
+    char *audit_log; /* path of the JSON-lines audit log; NULL or "": the log (stderr) */
+};
+void xf_response_conf_init(struct xf_response_conf *c);
+void xf_response_conf_close(struct xf_response_conf *c);
+int xf_response_conf_copy(struct xf_response_conf *dst, const struct xf_response_conf *src);
+
+struct xf_response;
+
+/* Starts the response thread: opens the outbox in st, creates the connectors (a bad connector
+ * config is XF_ECONFIG with the reason logged), resumes every pending action. */
+int xf_response_create(const struct xf_response_conf *conf, struct xf_store *st,
+                       struct xf_response **out);
+/* Stops the loop (in-flight requests are abandoned; their actions stay pending in the outbox
+ * and resume at the next start) and joins the thread. NULL is a no-op. */
+void xf_response_destroy(struct xf_response *r);
+
+/* Any thread: an incident JSON that is now durable (copied). Policy runs on the loop. */
+int xf_response_incident(struct xf_response *r, const char *json, size_t len);
+
+/* A request from the API, answered by the loop. */
+enum xf_resp_op {
+    XF_RESP_ISOLATE, /* host, reason, idem_key */
+    XF_RESP_RELEASE, /* host, reason, idem_key */
+    XF_RESP_APPROVE, /* action_id */
+    XF_RESP_DENY,    /* action_id, reason */
+    XF_RESP_LIST,    /* state filter (may be NULL), host filter (may be NULL) */
+    XF_RESP_GET,     /* action_id */
+};
+struct xf_resp_request {
+    enum xf_resp_op op;
+    const char *host;
+    const char *action_id;
+    const char *reason;
+    const char *idem_key; /* the Idempotency-Key header or NULL */
+    const char *actor;    /* the token name, for the audit log */
+    const char *state;    /* LIST filter */
+};
+/* Any thread; blocks until the loop answers (at most a few ms: it never waits on the
+ * network). *status is the HTTP status to send (200, 201, 202, 404, 409 host protected or an
+ * action pending, 429 rate limited, 503 response off) and body gets the JSON to send: an
+ * action, {"actions":[...]} for LIST, or an {"error":{...}} object. */
+int xf_response_request(struct xf_response *r, const struct xf_resp_request *req, int *status,
+                        struct xf_buf *body);
+
+/* Actions of an incident as the incident JSON's "actions" array ([] when none). Any thread. */
+int xf_response_incident_actions(struct xf_response *r, const char *incident_id,
+                                 struct xf_buf *out);
+
+struct xf_response_stats {
+    uint64_t planned, sent, confirmed, failed, denied, dry_run, retries, http_requests;
+    uint64_t blocked_protected, rate_limited, pending;
+};
+void xf_response_get_stats(struct xf_response *r, struct xf_response_stats *out);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * connector.c - the connector table and the helpers every connector shares.
+ *
+ * What a reader must know: adding a connector is one conn_<type>.c defining a
+ * `const struct xf_connector_ops xf_conn_<type>` and one row in the table below; nothing else
+ * in the response loop knows vendor names.
+ */
+#define _XOPEN_SOURCE 700 /* strptime */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "connector.h"
+
+/* One row per connector type; each file adds its own. */
+static const struct xf_connector_ops *const table[] = {
+    NULL, /* keeps the array non-empty; skipped */
+};
+
+const struct xf_connector_ops *xf_connector_find(const char *type)
+{
+    if (!type)
+        return NULL;
+    for (size_t i = 0; i < XF_ARRAY_LEN(table); i++) {
+        if (table[i] && strcmp(table[i]->type, type) == 0)
+            return table[i];
+    }
+    return NULL;
+}
+
+const struct xf_connector_ops *const *xf_connector_all(size_t *n)
+{
+    *n = XF_ARRAY_LEN(table) - 1;
+    return table + 1;
+}
+
+void xf_conn_request_reset(struct xf_conn_request *rq)
+{
+    xf_free(rq->url);
+    for (size_t i = 0; i < rq->n_headers; i++)
+        xf_free(rq->headers[i]);
+    xf_buf_close(&rq->body);
+    memset(rq, 0, sizeof(*rq));
+}
+
+int xf_conn_request_header(struct xf_conn_request *rq, const char *fmt, ...)
+{
+    va_list ap;
+    char tmp[2048];
+    int n;
+
+    if (rq->n_headers == XF_HTTP_MAX_HEADERS)
+        return XF_ETOOBIG;
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return XF_ETOOBIG;
+    if (!(rq->headers[rq->n_headers] = xf_strdup(tmp)))
+        return XF_ENOMEM;
+    rq->n_headers++;
+    return 0;
+}
+
+const char *xf_conn_reply_header(const struct xf_conn_reply *r, const char *name)
+{
+    size_t nl = strlen(name);
+
+    for (size_t i = 0; i < r->n_headers; i++) {
+        const char *h = r->headers[i];
+
+        if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
+            h += nl + 1;
+            while (*h == ' ' || *h == '\t')
+                h++;
+            return h;
+        }
+    }
+    return NULL;
+}
+
+const char *xf_connector_conf_get(const struct xf_connector_conf *c, const char *key)
+{
+    for (size_t i = 0; i < c->n_params; i++) {
+        if (strcmp(c->params[i].key, key) == 0)
+            return c->params[i].value;
+    }
+    return NULL;
+}
+
+/* Reads a whole small secret file, without the trailing newline. */
+static int read_secret_file(const char *path, char **out)
+{
+    FILE *f = fopen(path, "r");
+    char buf[4096];
+    size_t n;
+
+    if (!f)
+        return XF_EIO;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    *out = xf_strdup(buf);
+    return *out ? 0 : XF_ENOMEM;
+}
+
+int xf_conn_secret(const struct xf_connector_conf *c, const char *key, char **out, char *why,
+                   size_t why_len)
+{
+    char k[96];
+    const char *v;
+    int rc;
+
+    *out = NULL;
+    if (xf_connector_conf_get(c, key)) {
+        snprintf(why, why_len,
+                 "connector %s: %s must not be written in the config; use %s_env or %s_file",
+                 c->name, key, key, key);
+        return XF_ECONFIG;
+    }
+    snprintf(k, sizeof(k), "%s_env", key);
+    if ((v = xf_connector_conf_get(c, k))) {
+        const char *s = getenv(v);
+
+        if (!s || !*s) {
+            snprintf(why, why_len, "connector %s: environment variable %s (%s) is not set",
+                     c->name, v, k);
+            return XF_ECONFIG;
+        }
+        *out = xf_strdup(s);
+        return *out ? 0 : XF_ENOMEM;
+    }
+    snprintf(k, sizeof(k), "%s_file", key);
+    if ((v = xf_connector_conf_get(c, k))) {
+        if ((rc = read_secret_file(v, out))) {
+            snprintf(why, why_len, "connector %s: cannot read %s %s: %s", c->name, k, v,
+                     strerror(errno));
+            return XF_ECONFIG;
+        }
+        return 0;
+    }
+    snprintf(why, why_len, "connector %s: %s_env or %s_file is required", c->name, key, key);
+    return XF_ECONFIG;
+}
+
+const char *xf_conn_device(const struct xf_connector_conf *c, const char *host)
+{
+    for (size_t i = 0; i < c->n_devices; i++) {
+        if (strcasecmp(c->devices[i].host, host) == 0)
+            return c->devices[i].device_id;
+    }
+    return NULL;
+}
+
+int64_t xf_conn_retry_after_ms(const struct xf_conn_reply *r, int64_t now_s)
+{
+    const char *v = xf_conn_reply_header(r, "retry-after");
+    struct tm tm;
+    char *end;
+
+    if (!v || !*v)
+        return 0;
+    if (isdigit((unsigned char)*v)) {
+        long long s;
+
+        errno = 0;
+        s = strtoll(v, &end, 10);
+        if (errno || s < 0 || s > 86400)
+            return 0;
+        return (int64_t)s * 1000;
+    }
+    /* HTTP-date: "Sun, 06 Nov 1994 08:49:37 GMT" */
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end)
+        return 0;
+    {
+        int64_t t = (int64_t)timegm(&tm);
+
+        return t > now_s ? (t - now_s) * 1000 : 0;
+    }
+}
+
+void xf_conn_classify(const struct xf_conn_reply *r, int64_t now_s, struct xf_conn_outcome *out)
+{
+    int blen = r->body_len > 160 ? 160 : (int)r->body_len;
+
+    memset(out, 0, sizeof(*out));
+    if (r->status == 0) {
+        out->step = XF_STEP_RETRY;
+        snprintf(out->why, sizeof(out->why), "no answer: %s", r->error ? r->error : "?");
+    } else if (r->status >= 200 && r->status < 300) {
+        out->step = XF_STEP_CONFIRMED;
+        snprintf(out->why, sizeof(out->why), "HTTP %ld", r->status);
+    } else if (r->status == 429 || r->status >= 500) {
+        out->step = XF_STEP_RETRY;
+        out->retry_after_ms = xf_conn_retry_after_ms(r, now_s);
+        snprintf(out->why, sizeof(out->why), "HTTP %ld: %.*s", r->status, blen,
+                 r->body ? r->body : "");
+    } else {
+        out->step = XF_STEP_FAILED;
+        snprintf(out->why, sizeof(out->why), "HTTP %ld: %.*s", r->status, blen,
+                 r->body ? r->body : "");
+    }
+}

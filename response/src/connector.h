@@ -1,0 +1,110 @@
+/*
+ * connector.h - private to response/: the interface every connector implements.
+ *
+ * A connector is a pure state machine over one action: it never touches the network, a clock
+ * or the outbox. The response loop asks it for the next HTTP request (next), performs it with
+ * libcurl, and hands the reply back (on_reply), which says what happens next. Everything the
+ * connector must remember across a crash lives in the action (phase, device_id, remote_id,
+ * polls), which the loop persists before acting; what may be lost (an OAuth token) lives in
+ * the connector's own state. So a connector is unit-tested by feeding it replies, and the mock
+ * vendor servers in tests/ exercise the same code over real HTTP.
+ *
+ * One file per connector (conn_<type>.c) and one row in the table in connector.c.
+ */
+#ifndef XF_RESPONSE_CONNECTOR_H
+#define XF_RESPONSE_CONNECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xf/core.h"
+#include "xf/response.h"
+
+#define XF_HTTP_MAX_HEADERS 16
+
+/* A request the connector wants sent. The connector fills it; the loop frees it with
+ * xf_conn_request_reset. */
+struct xf_conn_request {
+    const char *method;                 /* static: "GET", "POST" */
+    char *url;                          /* absolute */
+    char *headers[XF_HTTP_MAX_HEADERS]; /* "Name: value" each */
+    size_t n_headers;
+    struct xf_buf body;
+    int is_token; /* 1: a credential request (not counted as an attempt, never logged) */
+};
+void xf_conn_request_reset(struct xf_conn_request *rq);
+int xf_conn_request_header(struct xf_conn_request *rq, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* What came back. status 0 means no HTTP answer (timeout, refused, reset); error says why. */
+struct xf_conn_reply {
+    long status;
+    const char *body;
+    size_t body_len;
+    const char *const *headers; /* "Name: value" as received */
+    size_t n_headers;
+    const char *error;
+};
+/* A reply header's value (name case-insensitive), or NULL. */
+const char *xf_conn_reply_header(const struct xf_conn_reply *r, const char *name);
+
+/* What on_reply decided. */
+enum xf_conn_step {
+    XF_STEP_NEXT,      /* send the next request now (token fetched, device resolved, pre-check) */
+    XF_STEP_POLL,      /* accepted; poll again after the poll interval (a->remote_id set) */
+    XF_STEP_CONFIRMED, /* done: isolated / released / delivered, or "already" so */
+    XF_STEP_RETRY,     /* transient (5xx, timeout, 429): back off, then start the attempt again */
+    XF_STEP_FAILED,    /* permanent (4xx other than 429, bad answer, device unknown) */
+};
+
+struct xf_conn_outcome {
+    enum xf_conn_step step;
+    int64_t retry_after_ms; /* RETRY: the vendor's Retry-After / rate-limit reset, 0: none */
+    char why[256];          /* for a->last_error and the audit log */
+};
+
+/* Context for building a request: the incident JSON for NOTIFY, and the time for signatures. */
+struct xf_conn_ctx {
+    const char *payload; /* NOTIFY: incident JSON; ISOLATE/RELEASE: NULL */
+    size_t payload_len;
+    int64_t now_s; /* unix seconds (Standard Webhooks timestamp, Cortex nonce timestamp) */
+};
+
+struct xf_connector_ops {
+    const char *type;
+    /* Which kinds this connector handles (bit 1 << XF_ACT_*). */
+    unsigned kinds;
+    /* Reads and checks the config (XF_ECONFIG, reason in why), resolves *_env / *_file
+     * secrets. */
+    int (*create)(const struct xf_connector_conf *conf, void **state, char *why, size_t why_len);
+    void (*destroy)(void *state);
+    /* The next request for a in its current phase (a->phase 0 = start of an attempt). */
+    int (*next)(void *state, struct xf_action *a, const struct xf_conn_ctx *ctx,
+                struct xf_conn_request *out);
+    /* Interprets the reply to the request next produced; may update a->phase, device_id,
+     * remote_id. */
+    int (*on_reply)(void *state, struct xf_action *a, const struct xf_conn_ctx *ctx,
+                    const struct xf_conn_reply *r, struct xf_conn_outcome *out);
+};
+
+/* The table (connector.c). NULL for an unknown type. */
+const struct xf_connector_ops *xf_connector_find(const char *type);
+/* All types, for --help and docs. */
+const struct xf_connector_ops *const *xf_connector_all(size_t *n);
+
+/* Helpers shared by connectors (connector.c). */
+/* A secret from conf: key_env names an env var, key_file a file; key itself is refused for
+ * secrets (they never sit in the config file). Returns 0 and *out (caller frees) or XF_ECONFIG
+ * with why. */
+int xf_conn_secret(const struct xf_connector_conf *c, const char *key, char **out, char *why,
+                   size_t why_len);
+/* The static device id for host, or NULL. */
+const char *xf_conn_device(const struct xf_connector_conf *c, const char *host);
+/* Retry-After (seconds or HTTP date) of a reply in ms, 0 when absent or unparsable. */
+int64_t xf_conn_retry_after_ms(const struct xf_conn_reply *r, int64_t now_s);
+/* Generic classification of a status for connectors: 2xx -> CONFIRMED, 429 / 5xx / 0 ->
+ * RETRY (with Retry-After), other -> FAILED. Fills why from status and body. */
+void xf_conn_classify(const struct xf_conn_reply *r, int64_t now_s,
+                      struct xf_conn_outcome *out);
+
+#endif
