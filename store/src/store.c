@@ -6,7 +6,10 @@
  * recovery is one forward scan that re-feeds the correlator in the original order. Dedup uses
  * the ids family, keyed time first (be64 time | be64 idhash): near-sequential puts, and an
  * exact-key Get behind a bloom filter.
- * Everything else (edges, entities, incidents) is a materialized view for queries.
+ * Everything else (edges, entities, incidents) is a materialized view for queries. The actions
+ * family (the response outbox) is written by another thread than the store's owner, one synced
+ * put at a time: those functions touch only objects fixed at open (handles, options), never the
+ * owner's scratch (the write batch, counters).
  *
  * A batch is our own op log, not a rocksdb_writebatch_t: xf_store_batch_create() has no store,
  * so it cannot know column family handles. Commit replays the log into the store's one reused
@@ -32,11 +35,12 @@ enum store_cf {
     CF_INCIDENTS,
     CF_META,
     CF_IDS,
+    CF_ACTIONS, /* last: a read-only open of a database from before it opens the others */
     CF__COUNT
 };
 
 static const char *const cf_names[CF__COUNT] = {
-    "default", "events", "entities", "edges", "incidents", "meta", "ids",
+    "default", "events", "entities", "edges", "incidents", "meta", "ids", "actions",
 };
 
 #define SCHEMA_KEY "schema_version"
@@ -57,6 +61,9 @@ struct xf_store {
     rocksdb_cache_t *cache;
     rocksdb_column_family_handle_t *cf[CF__COUNT];
     rocksdb_writeoptions_t *wopts;
+    rocksdb_writeoptions_t *action_wopts; /* always sync: an outbox transition is durable */
+    /* Read options are set at open and never changed after, so readers on other threads
+     * (the API, the response thread) share them safely: RocksDB only reads them. */
     rocksdb_readoptions_t *get_ropts;
     rocksdb_readoptions_t *scan_ropts;
     rocksdb_writebatch_t *wb;
@@ -191,6 +198,8 @@ static void store_free(struct xf_store *st)
         rocksdb_readoptions_destroy(st->get_ropts);
     if (st->wopts)
         rocksdb_writeoptions_destroy(st->wopts);
+    if (st->action_wopts)
+        rocksdb_writeoptions_destroy(st->action_wopts);
     if (st->opts)
         rocksdb_options_destroy(st->opts);
     if (st->cache)
@@ -235,7 +244,7 @@ static void build_options(struct xf_store *st, const struct xf_store_opts *o, in
 
 /* Lists the existing column families. *fresh is set when there is no database yet.
  * Returns 0, XF_ESCHEMA (a family we do not know, writable open) or XF_ESTORE. */
-static int check_families(struct xf_store *st, int *fresh)
+static int check_families(struct xf_store *st, int *fresh, int *n_open)
 {
     char *err = NULL;
     size_t n = 0;
@@ -244,6 +253,7 @@ static int check_families(struct xf_store *st, int *fresh)
     int rc = 0;
 
     *fresh = 0;
+    *n_open = CF__COUNT;
     if (err) {
         /* Even on error the C API returns a malloc(0) list that must be freed. */
         rocksdb_list_column_families_destroy(names, n);
@@ -274,7 +284,11 @@ static int check_families(struct xf_store *st, int *fresh)
     if (!have[CF_EVENTS])
         *fresh = 1;
     if (st->read_only) {
-        for (int c = 0; c < CF__COUNT; c++) {
+        /* A database written before the outbox existed has no actions family; reading it
+         * must still work, with no actions in it. */
+        if (!have[CF_ACTIONS])
+            *n_open = CF_ACTIONS;
+        for (int c = 0; c < *n_open; c++) {
             if (!have[c]) {
                 XF_ERROR("store %s: not an xdrflow database (no column family '%s')", st->path,
                          cf_names[c]);
@@ -288,14 +302,14 @@ out:
     return rc;
 }
 
-static int open_db(struct xf_store *st, char **err)
+static int open_db(struct xf_store *st, int n_open, char **err)
 {
     const rocksdb_options_t *cfopts[CF__COUNT];
 
     for (int i = 0; i < CF__COUNT; i++)
         cfopts[i] = st->opts;
     if (st->read_only)
-        st->db = rocksdb_open_for_read_only_column_families(st->opts, st->path, CF__COUNT, cf_names,
+        st->db = rocksdb_open_for_read_only_column_families(st->opts, st->path, n_open, cf_names,
                                                             cfopts, st->cf, 0, err);
     else
         st->db = rocksdb_open_column_families(st->opts, st->path, CF__COUNT, cf_names, cfopts,
@@ -311,8 +325,12 @@ static int get_cf(struct xf_store *st, enum store_cf cf, const char *key, size_t
 static int db_is_empty(struct xf_store *st)
 {
     for (int i = CF_EVENTS; i < CF__COUNT; i++) {
-        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->get_ropts, st->cf[i]);
+        rocksdb_iterator_t *it;
         int valid;
+
+        if (!st->cf[i])
+            continue;
+        it = rocksdb_create_iterator_cf(st->db, st->get_ropts, st->cf[i]);
 
         rocksdb_iter_seek_to_first(it);
         valid = rocksdb_iter_valid(it);
@@ -369,6 +387,7 @@ int xf_store_open(const char *path, const struct xf_store_opts *opts, struct xf_
     struct xf_store *st = NULL;
     char *err = NULL;
     int fresh = 0;
+    int n_open = CF__COUNT;
     int rc;
 
     if (!path || !*path || !out)
@@ -384,16 +403,16 @@ int xf_store_open(const char *path, const struct xf_store_opts *opts, struct xf_
         goto fail;
     }
     build_options(st, opts, rocksdb_lz4_compression);
-    if ((rc = check_families(st, &fresh)))
+    if ((rc = check_families(st, &fresh, &n_open)))
         goto fail;
-    rc = open_db(st, &err);
+    rc = open_db(st, n_open, &err);
     if (rc && err && strstr(err, "ompression")) {
         /* A librocksdb built without LZ4 refuses the option at open: fall back to none. */
         XF_WARN("store %s: LZ4 unavailable (%s); storing uncompressed", path, err);
         rocksdb_free(err);
         err = NULL;
         rocksdb_options_set_compression(st->opts, rocksdb_no_compression);
-        rc = open_db(st, &err);
+        rc = open_db(st, n_open, &err);
     }
     if (rc) {
         rc = rdb_error(err, st->read_only ? "open (read-only)" : "open", path);
@@ -402,6 +421,8 @@ int xf_store_open(const char *path, const struct xf_store_opts *opts, struct xf_
     st->wopts = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(st->wopts, opts ? (opts->sync != 0) : 0);
     rocksdb_writeoptions_disable_WAL(st->wopts, 0);
+    st->action_wopts = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(st->action_wopts, 1);
     st->get_ropts = rocksdb_readoptions_create();
     st->scan_ropts = rocksdb_readoptions_create();
     /* A recovery or export scan reads everything once: do not evict the hot blocks for it. */
@@ -429,6 +450,8 @@ void xf_store_close(struct xf_store *st)
         rocksdb_flushoptions_set_wait(fo, 1);
         for (int i = 0; i < CF__COUNT; i++) {
             char *err = NULL;
+            if (!st->cf[i])
+                continue;
             rocksdb_flush_cf(st->db, fo, st->cf[i], &err);
             if (err) {
                 XF_WARN("store %s: flush of %s at close: %s", st->path, cf_names[i], err);
@@ -850,6 +873,7 @@ int xf_store_events_scan(struct xf_store *st, xf_store_event_cb cb, void *ud)
     return rc;
 }
 
+/* Incidents and actions share this: a string key and a JSON value, handed out as C strings. */
 struct incident_scan {
     struct xf_buf buf;
     xf_store_incident_cb cb;
@@ -883,6 +907,53 @@ int xf_store_incidents_scan(struct xf_store *st, xf_store_incident_cb cb, void *
     is.cb = cb;
     is.ud = ud;
     rc = scan_cf(st, CF_INCIDENTS, incident_row, &is);
+    xf_buf_close(&is.buf);
+    return rc;
+}
+
+/* ---- actions (the response outbox) -------------------------------------------------------- */
+
+int xf_store_action_put(struct xf_store *st, const char *id, const char *json, size_t len)
+{
+    char *err = NULL;
+
+    if (!st || !id || !*id || (!json && len))
+        return XF_EINVAL;
+    if (st->read_only || !st->cf[CF_ACTIONS]) {
+        XF_ERROR("store %s: action write refused: opened read-only", st->path);
+        return XF_ESTORE;
+    }
+    /* A single put with its own always-sync options: atomic, durable on return, and
+     * independent of the owner thread's batch and write options. */
+    rocksdb_put_cf(st->db, st->action_wopts, st->cf[CF_ACTIONS], id, strlen(id), json ? json : "",
+                   len, &err);
+    if (err)
+        return rdb_error(err, "action put", st->path);
+    return 0;
+}
+
+int xf_store_action_get(struct xf_store *st, const char *id, char **json, size_t *len)
+{
+    if (!st || !id || !json)
+        return XF_EINVAL;
+    if (!st->cf[CF_ACTIONS])
+        return XF_ENOTFOUND;
+    return get_cf(st, CF_ACTIONS, id, strlen(id), json, len);
+}
+
+int xf_store_actions_scan(struct xf_store *st, xf_store_action_cb cb, void *ud)
+{
+    struct incident_scan is;
+    int rc;
+
+    if (!st || !cb)
+        return XF_EINVAL;
+    if (!st->cf[CF_ACTIONS])
+        return 0;
+    xf_buf_init(&is.buf);
+    is.cb = cb;
+    is.ud = ud;
+    rc = scan_cf(st, CF_ACTIONS, incident_row, &is);
     xf_buf_close(&is.buf);
     return rc;
 }
@@ -959,6 +1030,8 @@ void xf_store_get_stats(struct xf_store *st, struct xf_store_stats *out)
     out->duplicates = st->duplicates;
     for (int i = 0; i < CF__COUNT; i++) {
         uint64_t v = 0;
+        if (!st->cf[i])
+            continue;
         if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.estimate-num-keys", &v) == 0)
             out->estimate_num_keys += v;
         v = 0;

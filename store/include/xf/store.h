@@ -4,10 +4,13 @@
  * Column families: events (one row per event keyed by arrival sequence: the source of truth
  * from which correlation state is rebuilt, in the order it was first built), ids (a
  * time-ordered key per event for dedup), entities and edges (the graph, written as it changes),
- * incidents (the incident JSON by id), meta (schema version, counters). Key layouts are
- * drawn in docs/storage.md. Only store/src/ includes rocksdb/c.h.
+ * incidents (the incident JSON by id), meta (schema version, counters), actions (the response
+ * outbox: action id -> JSON). Key layouts are drawn in docs/storage.md. Only store/src/
+ * includes rocksdb/c.h.
  *
- * A store belongs to one thread. Writes go through a batch that is committed atomically.
+ * A store belongs to one thread. Writes go through a batch that is committed atomically. The
+ * functions marked "thread-safe" may also be called from other threads while the owner works
+ * (never concurrently with xf_store_close).
  */
 #ifndef XF_STORE_H
 #define XF_STORE_H
@@ -82,10 +85,23 @@ typedef int (*xf_store_event_cb)(const struct xf_event *ev, void *ud);
 int xf_store_events_scan(struct xf_store *st, xf_store_event_cb cb, void *ud);
 
 /* Incidents. get: 0 and *json (caller frees) / XF_ENOTFOUND. scan: every incident in id
- * order; json borrowed for the call. */
+ * order; id and json borrowed for the call (NUL-terminated). Both thread-safe (the API serves
+ * incidents from its own threads); a scan sees a consistent snapshot of the family. */
 int xf_store_incident_get(struct xf_store *st, const char *id, char **json, size_t *len);
 typedef int (*xf_store_incident_cb)(const char *id, const char *json, size_t len, void *ud);
 int xf_store_incidents_scan(struct xf_store *st, xf_store_incident_cb cb, void *ud);
+
+/* Actions of the response outbox (action id -> action JSON), all thread-safe: the response
+ * thread uses them while the owner commits batches.
+ * put: one synced write (durable when it returns, whatever xf_store_opts.sync says); replaces
+ *   the previous value; XF_ESTORE on a read-only store. json borrowed.
+ * get: 0 and *json (caller frees, NUL-terminated) / XF_ENOTFOUND.
+ * scan: every action in id order; id and json borrowed for the call; cb returns non-zero to
+ *   stop (returned). A read-only open of a database older than the family sees no actions. */
+int xf_store_action_put(struct xf_store *st, const char *id, const char *json, size_t len);
+int xf_store_action_get(struct xf_store *st, const char *id, char **json, size_t *len);
+typedef int (*xf_store_action_cb)(const char *id, const char *json, size_t len, void *ud);
+int xf_store_actions_scan(struct xf_store *st, xf_store_action_cb cb, void *ud);
 
 /* Edges in key order (for tests and export). */
 typedef int (*xf_store_edge_cb)(const struct xf_store_edge *e, void *ud);
