@@ -245,4 +245,15 @@ struct xf_response_stats {
 };
 void xf_response_get_stats(struct xf_response *r, struct xf_response_stats *out);
 
+/* ---- API client (for the CLI) ------------------------------------------------------------- */
+
+/* One blocking HTTP request to a daemon's API: method ("GET", "POST") to base_url + path
+ * ("http://127.0.0.1:8080" + "/api/v1/actions"), with `Authorization: Bearer token` when token
+ * is non-empty and body (JSON, may be NULL) as the request body. All pointers are borrowed.
+ * Returns 0 when the server answered, whatever the status (*status is set and out holds the
+ * body); XF_EIO when there was no answer (refused, timeout, reset: out holds the reason text,
+ * *status is 0); XF_EINVAL / XF_ENOMEM. Never follows redirects; proxy from the environment. */
+int xf_api_client_call(const char *base_url, const char *token, const char *method,
+                       const char *path, const char *body, long *status, struct xf_buf *out);
+
 #endif
