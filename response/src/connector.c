@@ -17,9 +17,14 @@
 
 #include "connector.h"
 
+extern const struct xf_connector_ops xf_conn_webhook;
+extern const struct xf_connector_ops xf_conn_crowdstrike;
+
 /* One row per connector type; each file adds its own. */
 static const struct xf_connector_ops *const table[] = {
     NULL, /* keeps the array non-empty; skipped */
+    &xf_conn_crowdstrike,
+    &xf_conn_webhook,
 };
 
 const struct xf_connector_ops *xf_connector_find(const char *type)
