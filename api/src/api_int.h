@@ -26,6 +26,8 @@ struct xf_api_route {
     uint32_t param_mask; /* bit i set: segment i is a {param} */
     xf_http_handler fn;
     void *ud;
+    enum xf_api_role role; /* needed to reach fn */
+    unsigned flags;        /* XF_ROUTE_* */
 };
 
 struct xf_api_router {
@@ -69,5 +71,36 @@ int xf_api_listen_parse(const char *listen, struct sockaddr_storage *ss, socklen
  * control characters escaped, and each byte of invalid UTF-8 replaced by U+FFFD, so a hostile
  * path echoed in a message still yields valid JSON. */
 int xf_api_json_escape(struct xf_buf *out, const char *s);
+
+/* ---- bearer tokens (auth.c) ----------------------------------------------------------------- */
+
+#define XF_API_DIGEST_LEN 32 /* SHA-256 */
+
+struct xf_api_auth_token {
+    char *name;
+    enum xf_api_role role;
+    unsigned char digest[XF_API_DIGEST_LEN];
+};
+
+struct xf_api_auth {
+    struct xf_api_auth_token *tokens;
+    size_t n;
+};
+
+/* Keeps name, role and the SHA-256 digest of each secret (never the secret). XF_EINVAL for a
+ * token without a name or secret, or with role none (logged, without the secret). */
+int xf_api_auth_init(struct xf_api_auth *a, const struct xf_api_token *tokens, size_t n);
+void xf_api_auth_close(struct xf_api_auth *a);
+
+/* Checks an Authorization header value (NULL: absent) for a route needing role need. Returns
+ * 0 with *actor (borrowed from a) and *role set, 401 (absent, not "Bearer <token>", or no
+ * configured token matches) or 403 (a valid token whose role is too low; *actor is set). Every
+ * configured token is compared, whichever matches. */
+int xf_api_auth_check(const struct xf_api_auth *a, const char *header, enum xf_api_role need,
+                      const char **actor, enum xf_api_role *role);
+
+/* 1 when a[alen] equals b[blen], else 0, in time that depends on neither the contents nor the
+ * lengths: both are hashed with SHA-256 and the digests compared with CRYPTO_memcmp. */
+int xf_api_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 #endif

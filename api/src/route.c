@@ -128,6 +128,8 @@ static int route_init(struct xf_api_route *rt, const struct xf_http_route *src)
     }
     rt->fn = src->fn;
     rt->ud = src->ud;
+    rt->role = src->role;
+    rt->flags = src->flags;
     rc = 0;
 out:
     if (rc)

@@ -7,6 +7,8 @@
  * complete (we call the handler). What a reader must know: a response can be queued only on
  * the first or the last call, so a body that outgrows the limit mid-upload is drained and the
  * 413 goes out at the end; a client that keeps sending far past the limit is disconnected.
+ * Authorization is decided on the first call, before a byte of the body is read: a request
+ * without the route's role never gets its body buffered.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -36,6 +39,11 @@ struct xf_api {
     size_t max_body;
     int port;
     atomic_int running; /* MHD's own complaints before start are errors; after, client noise */
+    struct xf_api_auth auth;
+    xf_http_refused_cb on_refused;
+    void *refused_ud;
+    atomic_uint_fast64_t by_status[XF_API_STATUS_MAX];
+    atomic_uint_fast64_t auth_failures;
 };
 
 /* One per request, from the first call of on_request until on_completed. */
@@ -45,8 +53,10 @@ struct req_state {
     enum xf_api_match_result result;
     struct xf_api_match match;
     struct xf_buf body;
-    size_t dropped; /* upload bytes past max_body, read and thrown away */
-    int answered;   /* a response was queued on the first call */
+    size_t dropped;    /* upload bytes past max_body, read and thrown away */
+    int answered;      /* a response was queued on the first call */
+    const char *actor; /* the authorizing token's name (borrowed from the server's table) */
+    enum xf_api_role role;
 };
 
 static void on_log(void *cls, const char *fmt, va_list ap)
@@ -81,9 +91,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-/* Sends body (taken: freed here whatever happens) with our standard headers. */
-static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, const char *content_type,
-                                struct xf_buf *body, const char *allow)
+/* Sends body (taken: freed here whatever happens) with our standard headers, plus one more
+ * (hname: hval) when hname is set. */
+static enum MHD_Result send_buf(struct xf_api *api, struct MHD_Connection *conn, int status,
+                                const char *content_type, struct xf_buf *body, const char *hname,
+                                const char *hval)
 {
     struct MHD_Response *r = NULL;
     enum MHD_Result ret = MHD_NO;
@@ -103,42 +115,45 @@ static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, const c
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES)
         goto out;
-    if (allow && *allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
+    if (hname && hval && *hval && MHD_add_response_header(r, hname, hval) != MHD_YES)
         goto out;
     ret = MHD_queue_response(conn, (unsigned int)status, r);
+    if (ret == MHD_YES && status >= 0 && status < XF_API_STATUS_MAX)
+        atomic_fetch_add(&api->by_status[status], 1);
 out:
     if (r)
         MHD_destroy_response(r);
     return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const char *code,
-                                  const char *message, const char *allow)
+static enum MHD_Result send_error(struct xf_api *api, struct MHD_Connection *conn, int status,
+                                  const char *code, const char *message, const char *hname,
+                                  const char *hval)
 {
     struct xf_http_response resp;
     enum MHD_Result ret = MHD_NO;
 
     xf_buf_init(&resp.body);
     if (xf_http_error(&resp, status, code, message) == 0)
-        ret = send_buf(conn, status, resp.content_type, &resp.body, allow);
+        ret = send_buf(api, conn, status, resp.content_type, &resp.body, hname, hval);
     xf_buf_close(&resp.body);
     return ret;
 }
 
 /* The message of a 404/405, naming the method and path (escaped later, when written). */
-static enum MHD_Result send_match_error(struct MHD_Connection *conn, const char *method,
-                                        const struct req_state *st)
+static enum MHD_Result send_match_error(struct xf_api *api, struct MHD_Connection *conn,
+                                        const char *method, const struct req_state *st)
 {
     char msg[256];
 
     if (st->result == XF_API_MATCH_BAD_METHOD) {
         snprintf(msg, sizeof(msg), "%s is not allowed on %s (allowed: %s)", method, st->path,
                  st->match.allow);
-        return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", msg,
-                          st->match.allow);
+        return send_error(api, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", msg,
+                          MHD_HTTP_HEADER_ALLOW, st->match.allow);
     }
     snprintf(msg, sizeof(msg), "no route for %s %s", method, st->path);
-    return send_error(conn, MHD_HTTP_NOT_FOUND, "not_found", msg, NULL);
+    return send_error(api, conn, MHD_HTTP_NOT_FOUND, "not_found", msg, NULL, NULL);
 }
 
 static int declared_too_big(struct MHD_Connection *conn, size_t max_body)
@@ -175,7 +190,52 @@ static struct req_state *state_create(const char *url)
     return st;
 }
 
-static enum MHD_Result dispatch(struct MHD_Connection *conn, const char *method,
+/* Decides whether the request may reach the route's handler; answers 401/403 itself (and
+ * tells the refused callback) when not. Returns 1 when it answered. */
+static int refuse_unauthorized(struct xf_api *api, struct MHD_Connection *conn, const char *method,
+                               struct req_state *st, enum MHD_Result *ret)
+{
+    const struct xf_api_route *rt = st->match.route;
+    const char *h =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    int status = xf_api_auth_check(&api->auth, h, rt->role, &st->actor, &st->role);
+    char msg[128];
+
+    if (status == 0)
+        return 0;
+    atomic_fetch_add(&api->auth_failures, 1);
+    if (api->on_refused)
+        api->on_refused(api->refused_ud, method, st->path, status,
+                        status == 403 ? st->actor : NULL);
+    if (status == 403) {
+        snprintf(msg, sizeof(msg), "this token's role (%s) may not do this; it needs %s",
+                 xf_api_role_name(st->role), xf_api_role_name(rt->role));
+        *ret = send_error(api, conn, MHD_HTTP_FORBIDDEN, "forbidden", msg, NULL, NULL);
+    } else {
+        *ret = send_error(api, conn, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                          h ? "the bearer token is malformed or unknown"
+                            : "an Authorization: Bearer token is required",
+                          MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    }
+    return 1;
+}
+
+/* 1 when the request's Content-Type is application/json (parameters such as charset allowed). */
+static int content_is_json(struct MHD_Connection *conn)
+{
+    const char *ct =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t n = strlen("application/json");
+
+    if (!ct)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+static enum MHD_Result dispatch(struct xf_api *api, struct MHD_Connection *conn, const char *method,
                                 struct req_state *st)
 {
     const struct xf_api_route *rt = st->match.route;
@@ -196,6 +256,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, const char *method,
         req.param_values[i] = st->match.param_values[i];
     }
     req.impl = conn;
+    req.actor = st->actor;
+    req.role = st->role;
     resp.status = MHD_HTTP_OK;
     resp.content_type = "application/json";
     xf_buf_init(&resp.body);
@@ -205,10 +267,12 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, const char *method,
     if (rc) {
         XF_WARN("api: %s %s: handler failed: %s", method, st->path, xf_strerror(rc));
         xf_buf_close(&resp.body);
-        return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", xf_strerror(rc), NULL);
+        return send_error(api, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", xf_strerror(rc),
+                          NULL, NULL);
     }
-    ret = send_buf(conn, resp.status, resp.content_type ? resp.content_type : "application/json",
-                   &resp.body, NULL);
+    ret =
+        send_buf(api, conn, resp.status, resp.content_type ? resp.content_type : "application/json",
+                 &resp.body, NULL, NULL);
     xf_buf_close(&resp.body);
     return ret;
 }
@@ -229,12 +293,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* answered now, the body is never read and libmicrohttpd closes the connection */
         if (st->result != XF_API_MATCH_OK) {
             st->answered = 1;
-            return send_match_error(conn, method, st);
+            return send_match_error(api, conn, method, st);
+        }
+        {
+            enum MHD_Result ret = MHD_NO;
+
+            if (refuse_unauthorized(api, conn, method, st, &ret)) {
+                st->answered = 1;
+                return ret;
+            }
         }
         if (declared_too_big(conn, api->max_body)) {
             st->answered = 1;
-            return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                              "the request body is over the size limit", NULL);
+            return send_error(api, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                              "the request body is over the size limit", NULL, NULL);
         }
         return MHD_YES;
     }
@@ -255,9 +327,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->answered)
         return MHD_YES;
     if (st->dropped)
-        return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                          "the request body is over the size limit", NULL);
-    return dispatch(conn, method, st);
+        return send_error(api, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                          "the request body is over the size limit", NULL, NULL);
+    if ((st->match.route->flags & XF_ROUTE_JSON_BODY) && st->body.len && !content_is_json(conn))
+        return send_error(api, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                          "the request body must be Content-Type: application/json", NULL, NULL);
+    return dispatch(api, conn, method, st);
 }
 
 /* Only for libmicrohttpd's messages: it binds to the socket address, not to this number. */
@@ -298,9 +373,17 @@ int xf_api_start(const struct xf_api_opts *opts, const struct xf_http_route *rou
         goto out;
     }
     atomic_init(&api->running, 0);
+    for (size_t i = 0; i < XF_API_STATUS_MAX; i++)
+        atomic_init(&api->by_status[i], 0);
+    atomic_init(&api->auth_failures, 0);
     rc = xf_api_router_init(&api->router, routes, n);
     if (rc)
         goto out;
+    rc = xf_api_auth_init(&api->auth, opts->tokens, opts->n_tokens);
+    if (rc)
+        goto out;
+    api->on_refused = opts->on_refused;
+    api->refused_ud = opts->refused_ud;
     api->max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY;
     threads = opts->threads ? opts->threads : DEFAULT_THREADS;
     if (threads > MAX_THREADS)
@@ -349,7 +432,18 @@ void xf_api_stop(struct xf_api *api)
     if (api->mhd)
         MHD_stop_daemon(api->mhd);
     xf_api_router_close(&api->router);
+    xf_api_auth_close(&api->auth);
     xf_free(api);
+}
+
+void xf_api_get_stats(const struct xf_api *api, struct xf_api_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!api)
+        return;
+    for (size_t i = 0; i < XF_API_STATUS_MAX; i++)
+        out->by_status[i] = atomic_load(&((struct xf_api *)api)->by_status[i]);
+    out->auth_failures = atomic_load(&((struct xf_api *)api)->auth_failures);
 }
 
 const char *xf_http_header(const struct xf_http_request *req, const char *name)

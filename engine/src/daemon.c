@@ -685,9 +685,9 @@ int xf_daemon_create(const struct xf_config *cfg, struct xf_daemon **out)
 
     if (d->cfg.api_listen && d->cfg.api_listen[0]) {
         const struct xf_http_route routes[] = {
-            {"GET", "/metrics", h_metrics, d},
-            {"GET", "/healthz", h_healthz, d},
-            {"GET", "/readyz", h_readyz, d},
+            {"GET", "/metrics", h_metrics, d, XF_ROLE_NONE, 0},
+            {"GET", "/healthz", h_healthz, d, XF_ROLE_NONE, 0},
+            {"GET", "/readyz", h_readyz, d, XF_ROLE_NONE, 0},
         };
         struct xf_api_opts ao = {.listen = d->cfg.api_listen};
         if ((rc = xf_api_start(&ao, routes, XF_ARRAY_LEN(routes), &d->api)))

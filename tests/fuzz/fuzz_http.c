@@ -38,14 +38,14 @@ static int h_fail(const struct xf_http_request *req, struct xf_http_response *re
 }
 
 static const struct xf_http_route routes[] = {
-    {"GET", "/metrics", h_echo, NULL},
-    {"GET", "/healthz", h_echo, NULL},
-    {"GET", "/api/v1/incidents/{id}", h_echo, NULL},
-    {"GET", "/api/v1/incidents/stats", h_echo, NULL},
-    {"GET", "/api/v1/incidents/{id}/graph", h_echo, NULL},
-    {"POST", "/api/v1/hosts/{id}/isolate", h_echo, NULL},
-    {"DELETE", "/api/v1/incidents/{id}", h_fail, NULL},
-    {"GET", "/", h_echo, NULL},
+    {"GET", "/metrics", h_echo, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/healthz", h_echo, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/api/v1/incidents/{id}", h_echo, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/api/v1/incidents/stats", h_echo, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/api/v1/incidents/{id}/graph", h_echo, NULL, XF_ROLE_NONE, 0},
+    {"POST", "/api/v1/hosts/{id}/isolate", h_echo, NULL, XF_ROLE_NONE, 0},
+    {"DELETE", "/api/v1/incidents/{id}", h_fail, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/", h_echo, NULL, XF_ROLE_NONE, 0},
 };
 
 static struct xf_api_router router;
@@ -54,7 +54,7 @@ static int port;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    struct xf_api_opts opts = {"127.0.0.1:0", 256, 2};
+    struct xf_api_opts opts = {.listen = "127.0.0.1:0", .max_body = 256, .threads = 2};
 
     xf_log_set_level(XF_LOG_ERROR);
     if (xf_api_router_init(&router, routes, XF_ARRAY_LEN(routes)) ||

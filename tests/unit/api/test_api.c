@@ -22,13 +22,13 @@ static int dummy(const struct xf_http_request *req, struct xf_http_response *res
 }
 
 static const struct xf_http_route table[] = {
-    {"GET", "/metrics", dummy, NULL},
-    {"GET", "/api/v1/incidents/{id}", dummy, NULL},
-    {"GET", "/api/v1/incidents/stats", dummy, NULL},
-    {"GET", "/api/v1/incidents/{id}/graph", dummy, NULL},
-    {"POST", "/api/v1/hosts/{host}/isolate", dummy, NULL},
-    {"DELETE", "/api/v1/incidents/{id}", dummy, NULL},
-    {"GET", "/", dummy, NULL},
+    {"GET", "/metrics", dummy, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/api/v1/incidents/{id}", dummy, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/api/v1/incidents/stats", dummy, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/api/v1/incidents/{id}/graph", dummy, NULL, XF_ROLE_NONE, 0},
+    {"POST", "/api/v1/hosts/{host}/isolate", dummy, NULL, XF_ROLE_NONE, 0},
+    {"DELETE", "/api/v1/incidents/{id}", dummy, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/", dummy, NULL, XF_ROLE_NONE, 0},
 };
 
 static enum xf_api_match_result match(const struct xf_api_router *r, const char *method,
@@ -152,17 +152,17 @@ static void test_router_unknown_paths_are_not_found(void **state)
 static void test_router_rejects_malformed_patterns(void **state)
 {
     static const struct xf_http_route bad[][1] = {
-        {{"GET", "metrics", dummy, NULL}},
-        {{"GET", "/a//b", dummy, NULL}},
-        {{"GET", "/a/{}", dummy, NULL}},
-        {{"GET", "/a/x{id}", dummy, NULL}},
-        {{"GET", "/a/{id", dummy, NULL}},
-        {{"get", "/a", dummy, NULL}},
-        {{"", "/a", dummy, NULL}},
-        {{NULL, "/a", dummy, NULL}},
-        {{"GET", NULL, dummy, NULL}},
-        {{"GET", "/a", NULL, NULL}},
-        {{"GET", "/{a}/{b}/{c}/{d}/{e}", dummy, NULL}},
+        {{"GET", "metrics", dummy, NULL, XF_ROLE_NONE, 0}},
+        {{"GET", "/a//b", dummy, NULL, XF_ROLE_NONE, 0}},
+        {{"GET", "/a/{}", dummy, NULL, XF_ROLE_NONE, 0}},
+        {{"GET", "/a/x{id}", dummy, NULL, XF_ROLE_NONE, 0}},
+        {{"GET", "/a/{id", dummy, NULL, XF_ROLE_NONE, 0}},
+        {{"get", "/a", dummy, NULL, XF_ROLE_NONE, 0}},
+        {{"", "/a", dummy, NULL, XF_ROLE_NONE, 0}},
+        {{NULL, "/a", dummy, NULL, XF_ROLE_NONE, 0}},
+        {{"GET", NULL, dummy, NULL, XF_ROLE_NONE, 0}},
+        {{"GET", "/a", NULL, NULL, XF_ROLE_NONE, 0}},
+        {{"GET", "/{a}/{b}/{c}/{d}/{e}", dummy, NULL, XF_ROLE_NONE, 0}},
     };
     struct xf_api_router r;
     size_t i;
@@ -174,13 +174,13 @@ static void test_router_rejects_malformed_patterns(void **state)
 static void test_router_rejects_a_route_that_could_never_win(void **state)
 {
     static const struct xf_http_route dup[] = {
-        {"GET", "/a/{id}", dummy, NULL},
-        {"GET", "/a/{other}", dummy, NULL},
+        {"GET", "/a/{id}", dummy, NULL, XF_ROLE_NONE, 0},
+        {"GET", "/a/{other}", dummy, NULL, XF_ROLE_NONE, 0},
     };
     static const struct xf_http_route distinct[] = {
-        {"GET", "/a/{id}", dummy, NULL},
-        {"POST", "/a/{id}", dummy, NULL},
-        {"GET", "/a/b", dummy, NULL},
+        {"GET", "/a/{id}", dummy, NULL, XF_ROLE_NONE, 0},
+        {"POST", "/a/{id}", dummy, NULL, XF_ROLE_NONE, 0},
+        {"GET", "/a/b", dummy, NULL, XF_ROLE_NONE, 0},
     };
     struct xf_api_router r;
 
@@ -309,6 +309,78 @@ static void test_json_escape_replaces_invalid_utf8_and_controls(void **state)
     xf_buf_close(&b);
 }
 
+/* ---- bearer tokens ------------------------------------------------------------------------- */
+
+static void test_ct_equal_is_true_only_for_identical_bytes(void **state)
+{
+    assert_int_equal(xf_api_ct_equal("secret", 6, "secret", 6), 1);
+    assert_int_equal(xf_api_ct_equal("", 0, "", 0), 1);
+    assert_int_equal(xf_api_ct_equal("secret", 6, "secreT", 6), 0);
+    assert_int_equal(xf_api_ct_equal("secret", 6, "Secret", 6), 0);
+    /* different lengths, one a prefix of the other */
+    assert_int_equal(xf_api_ct_equal("secret", 6, "secret2", 7), 0);
+    assert_int_equal(xf_api_ct_equal("secret", 6, "secret", 5), 0);
+    assert_int_equal(xf_api_ct_equal("a\0b", 3, "a\0c", 3), 0);
+}
+
+static void test_roles_parse_and_print(void **state)
+{
+    assert_int_equal(xf_api_role_parse("read"), XF_ROLE_READ);
+    assert_int_equal(xf_api_role_parse("respond"), XF_ROLE_RESPOND);
+    assert_int_equal(xf_api_role_parse("admin"), XF_ROLE_ADMIN);
+    assert_int_equal(xf_api_role_parse("root"), -1);
+    assert_int_equal(xf_api_role_parse(NULL), -1);
+    assert_string_equal(xf_api_role_name(XF_ROLE_RESPOND), "respond");
+}
+
+static void test_auth_check_answers_401_403_or_the_actor(void **state)
+{
+    static const struct xf_api_token toks[] = {{"dash", XF_ROLE_READ, "tok-read"},
+                                               {"soar", XF_ROLE_RESPOND, "tok-respond"}};
+    struct xf_api_auth a;
+    const char *actor = NULL;
+    enum xf_api_role role;
+
+    assert_int_equal(xf_api_auth_init(&a, toks, 2), 0);
+    assert_int_equal(xf_api_auth_check(&a, NULL, XF_ROLE_READ, &actor, &role), 401);
+    assert_null(actor);
+    assert_int_equal(xf_api_auth_check(&a, "Bearer tok-rea", XF_ROLE_READ, &actor, &role), 401);
+    assert_int_equal(xf_api_auth_check(&a, "Bearer tok-read", XF_ROLE_RESPOND, &actor, &role), 403);
+    assert_string_equal(actor, "dash");
+    assert_int_equal(xf_api_auth_check(&a, "Bearer tok-respond", XF_ROLE_READ, &actor, &role), 0);
+    assert_string_equal(actor, "soar");
+    assert_int_equal(role, XF_ROLE_RESPOND);
+    assert_int_equal(xf_api_auth_check(&a, "Bearer tok-respond", XF_ROLE_ADMIN, &actor, &role),
+                     403);
+    /* a route needing nothing needs no header */
+    assert_int_equal(xf_api_auth_check(&a, NULL, XF_ROLE_NONE, &actor, &role), 0);
+    assert_null(actor);
+    xf_api_auth_close(&a);
+}
+
+static void test_auth_without_tokens_refuses_every_protected_route(void **state)
+{
+    struct xf_api_auth a;
+    const char *actor;
+    enum xf_api_role role;
+
+    assert_int_equal(xf_api_auth_init(&a, NULL, 0), 0);
+    assert_int_equal(xf_api_auth_check(&a, "Bearer x", XF_ROLE_READ, &actor, &role), 401);
+    xf_api_auth_close(&a);
+}
+
+static void test_auth_init_refuses_a_token_without_secret_or_role(void **state)
+{
+    static const struct xf_api_token no_secret[] = {{"a", XF_ROLE_READ, ""}};
+    static const struct xf_api_token no_role[] = {{"a", XF_ROLE_NONE, "s"}};
+    static const struct xf_api_token no_name[] = {{NULL, XF_ROLE_READ, "s"}};
+    struct xf_api_auth a;
+
+    assert_int_equal(xf_api_auth_init(&a, no_secret, 1), XF_EINVAL);
+    assert_int_equal(xf_api_auth_init(&a, no_role, 1), XF_EINVAL);
+    assert_int_equal(xf_api_auth_init(&a, no_name, 1), XF_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +398,11 @@ int main(void)
         cmocka_unit_test(test_listen_rejects_malformed_addresses),
         cmocka_unit_test(test_error_body_has_the_documented_shape),
         cmocka_unit_test(test_json_escape_replaces_invalid_utf8_and_controls),
+        cmocka_unit_test(test_ct_equal_is_true_only_for_identical_bytes),
+        cmocka_unit_test(test_roles_parse_and_print),
+        cmocka_unit_test(test_auth_check_answers_401_403_or_the_actor),
+        cmocka_unit_test(test_auth_without_tokens_refuses_every_protected_route),
+        cmocka_unit_test(test_auth_init_refuses_a_token_without_secret_or_role),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,14 +74,14 @@ static int h_conflict(const struct xf_http_request *req, struct xf_http_response
 static atomic_int counter;
 
 static const struct xf_http_route routes[] = {
-    {"GET", "/echo/{a}/x/{b}", h_echo, NULL},
-    {"POST", "/body", h_body, NULL},
-    {"GET", "/fail", h_fail, NULL},
-    {"GET", "/items/{id}", h_name, "param"},
-    {"GET", "/items/stats", h_name, "literal"},
-    {"DELETE", "/items/{id}", h_name, "deleted"},
-    {"GET", "/count", h_count, &counter},
-    {"POST", "/conflict", h_conflict, NULL},
+    {"GET", "/echo/{a}/x/{b}", h_echo, NULL, XF_ROLE_NONE, 0},
+    {"POST", "/body", h_body, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/fail", h_fail, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/items/{id}", h_name, "param", XF_ROLE_NONE, 0},
+    {"GET", "/items/stats", h_name, "literal", XF_ROLE_NONE, 0},
+    {"DELETE", "/items/{id}", h_name, "deleted", XF_ROLE_NONE, 0},
+    {"GET", "/count", h_count, &counter, XF_ROLE_NONE, 0},
+    {"POST", "/conflict", h_conflict, NULL, XF_ROLE_NONE, 0},
 };
 
 /* ---- client -------------------------------------------------------------------------------- */
@@ -184,8 +184,16 @@ static int request(int port, const char *method, const char *path, const char *b
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     else
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (header)
-        hdrs = curl_slist_append(hdrs, header);
+    /* header may hold several lines separated by '\n' */
+    for (const char *h = header; h && *h;) {
+        const char *nl = strchr(h, '\n');
+        size_t len = nl ? (size_t)(nl - h) : strlen(h);
+        char line[512];
+
+        snprintf(line, sizeof(line), "%.*s", (int)len, h);
+        hdrs = curl_slist_append(hdrs, line);
+        h += len + (nl ? 1 : 0);
+    }
     if (body && chunk) {
         hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
         curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -248,7 +256,7 @@ out:
 
 static int setup(void **state)
 {
-    struct xf_api_opts opts = {"127.0.0.1:0", MAX_BODY, 4};
+    struct xf_api_opts opts = {.listen = "127.0.0.1:0", .max_body = MAX_BODY, .threads = 4};
     struct xf_api *api = NULL;
 
     if (xf_api_start(&opts, routes, XF_ARRAY_LEN(routes), &api) != 0)
@@ -268,7 +276,258 @@ static int port_of(void **state)
     return xf_api_port(*state);
 }
 
+/* ---- authorization fixture ------------------------------------------------------------------ */
+
+#define TOK_READ "r3ad-t0ken-0123456789"
+#define TOK_RESPOND "resp0nd-t0ken-abcdef"
+#define TOK_ADMIN "adm1n"
+
+static int h_whoami(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    return xf_buf_appendf(&resp->body, "{\"actor\":\"%s\",\"role\":\"%s\",\"body\":%zu}",
+                          req->actor ? req->actor : "-", xf_api_role_name(req->role),
+                          req->body_len);
+}
+
+static const struct xf_http_route auth_routes[] = {
+    {"GET", "/open", h_whoami, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/api/read", h_whoami, NULL, XF_ROLE_READ, 0},
+    {"POST", "/api/respond", h_whoami, NULL, XF_ROLE_RESPOND, XF_ROUTE_JSON_BODY},
+    {"POST", "/api/admin", h_whoami, NULL, XF_ROLE_ADMIN, XF_ROUTE_JSON_BODY},
+};
+
+struct refusal {
+    pthread_mutex_t mu;
+    int n;
+    char last[256];
+};
+static struct refusal refused = {PTHREAD_MUTEX_INITIALIZER, 0, ""};
+
+static void on_refused(void *ud, const char *method, const char *path, int status,
+                       const char *actor)
+{
+    struct refusal *r = ud;
+
+    pthread_mutex_lock(&r->mu);
+    r->n++;
+    snprintf(r->last, sizeof(r->last), "%s %s %d %s", method, path, status, actor ? actor : "-");
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int setup_auth(void **state)
+{
+    static const struct xf_api_token tokens[] = {
+        {"soc-dashboard", XF_ROLE_READ, TOK_READ},
+        {"soar", XF_ROLE_RESPOND, TOK_RESPOND},
+        {"ops", XF_ROLE_ADMIN, TOK_ADMIN},
+    };
+    struct xf_api_opts opts = {.listen = "127.0.0.1:0",
+                               .max_body = MAX_BODY,
+                               .threads = 2,
+                               .tokens = tokens,
+                               .n_tokens = XF_ARRAY_LEN(tokens),
+                               .on_refused = on_refused,
+                               .refused_ud = &refused};
+    struct xf_api *api = NULL;
+
+    refused.n = 0;
+    refused.last[0] = '\0';
+    if (xf_api_start(&opts, auth_routes, XF_ARRAY_LEN(auth_routes), &api) != 0)
+        return -1;
+    *state = api;
+    return 0;
+}
+
+/* One request to the auth fixture; returns the status, body in r. */
+static long call(void **state, const char *method, const char *path, const char *headers,
+                 const char *body, struct reply *r)
+{
+    reply_init(r);
+    assert_int_equal(
+        request(port_of(state), method, path, body, body ? strlen(body) : 0, 0, headers, r), 0);
+    return r->status;
+}
+
 /* ---- tests --------------------------------------------------------------------------------- */
+
+static void test_no_token_is_401_with_bearer_challenge(void **state)
+{
+    struct reply r;
+    char v[64];
+
+    assert_int_equal(call(state, "GET", "/api/read", NULL, NULL, &r), 401);
+    assert_string_equal(r.body.data, "{\"error\":{\"code\":\"unauthorized\",\"message\":\"an "
+                                     "Authorization: Bearer token is required\"}}");
+    assert_string_equal(reply_header(&r, "WWW-Authenticate", v, sizeof(v)), "Bearer");
+    assert_string_equal(reply_header(&r, "Content-Type", v, sizeof(v)), "application/json");
+    reply_close(&r);
+    assert_int_equal(refused.n, 1);
+    assert_string_equal(refused.last, "GET /api/read 401 -");
+}
+
+static void test_wrong_or_malformed_token_is_401(void **state)
+{
+    static const char *const bad[] = {
+        "Authorization: Bearer nope",
+        "Authorization: Bearer " TOK_READ "x",
+        "Authorization: Bearer r3ad",
+        "Authorization: Basic " TOK_READ,
+        "Authorization: Bearer",
+        "Authorization: Bearer   ",
+        "Authorization: Bearer " TOK_READ " extra",
+        "Authorization: " TOK_READ,
+    };
+    struct reply r;
+    char v[64];
+
+    for (size_t i = 0; i < XF_ARRAY_LEN(bad); i++) {
+        assert_int_equal(call(state, "GET", "/api/read", bad[i], NULL, &r), 401);
+        assert_string_equal(r.body.data,
+                            "{\"error\":{\"code\":\"unauthorized\",\"message\":\"the bearer "
+                            "token is malformed or unknown\"}}");
+        assert_string_equal(reply_header(&r, "WWW-Authenticate", v, sizeof(v)), "Bearer");
+        reply_close(&r);
+    }
+    assert_int_equal(refused.n, (int)XF_ARRAY_LEN(bad));
+}
+
+static void test_read_token_on_respond_route_is_403_naming_the_actor(void **state)
+{
+    struct reply r;
+
+    assert_int_equal(call(state, "POST", "/api/respond",
+                          "Authorization: Bearer " TOK_READ "\nContent-Type: application/json",
+                          "{}", &r),
+                     403);
+    assert_string_equal(r.body.data, "{\"error\":{\"code\":\"forbidden\",\"message\":\"this "
+                                     "token's role (read) may not do this; it needs respond\"}}");
+    reply_close(&r);
+    assert_string_equal(refused.last, "POST /api/respond 403 soc-dashboard");
+}
+
+static void test_read_token_on_read_route_reaches_the_handler_with_its_name(void **state)
+{
+    struct reply r;
+
+    assert_int_equal(call(state, "GET", "/api/read", "Authorization: Bearer " TOK_READ, NULL, &r),
+                     200);
+    assert_string_equal(r.body.data, "{\"actor\":\"soc-dashboard\",\"role\":\"read\",\"body\":0}");
+    reply_close(&r);
+    assert_int_equal(refused.n, 0);
+}
+
+static void test_higher_roles_imply_lower_ones(void **state)
+{
+    struct reply r;
+
+    /* scheme is case-insensitive and surrounding blanks are ignored (RFC 6750, RFC 7230) */
+    assert_int_equal(
+        call(state, "GET", "/api/read", "Authorization: bearer  " TOK_RESPOND " ", NULL, &r), 200);
+    assert_string_equal(r.body.data, "{\"actor\":\"soar\",\"role\":\"respond\",\"body\":0}");
+    reply_close(&r);
+    assert_int_equal(call(state, "POST", "/api/respond",
+                          "Authorization: Bearer " TOK_ADMIN "\nContent-Type: application/json; "
+                          "charset=utf-8",
+                          "{\"a\":1}", &r),
+                     200);
+    assert_string_equal(r.body.data, "{\"actor\":\"ops\",\"role\":\"admin\",\"body\":7}");
+    reply_close(&r);
+    assert_int_equal(
+        call(state, "POST", "/api/admin", "Authorization: Bearer " TOK_RESPOND, NULL, &r), 403);
+    reply_close(&r);
+}
+
+static void test_route_without_role_needs_no_token(void **state)
+{
+    struct reply r;
+
+    assert_int_equal(call(state, "GET", "/open", "Authorization: Bearer junk", NULL, &r), 200);
+    assert_string_equal(r.body.data, "{\"actor\":\"-\",\"role\":\"none\",\"body\":0}");
+    reply_close(&r);
+}
+
+static void test_oversized_body_with_valid_token_is_413(void **state)
+{
+    char big[MAX_BODY + 2];
+    struct reply r;
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(call(state, "POST", "/api/respond",
+                          "Authorization: Bearer " TOK_RESPOND "\nContent-Type: application/json",
+                          big, &r),
+                     413);
+    assert_string_equal(r.body.data, "{\"error\":{\"code\":\"too_large\",\"message\":\"the "
+                                     "request body is over the size limit\"}}");
+    reply_close(&r);
+}
+
+static void test_oversized_body_without_token_is_401_not_413(void **state)
+{
+    char big[MAX_BODY + 2];
+    struct reply r;
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(call(state, "POST", "/api/respond", "Content-Type: application/json", big, &r),
+                     401);
+    reply_close(&r);
+}
+
+static void test_body_that_is_not_declared_json_is_415(void **state)
+{
+    static const char *const types[] = {
+        "Content-Type: text/plain",
+        "Content-Type: application/x-www-form-urlencoded",
+        "Content-Type: application/jsonx",
+    };
+    struct reply r;
+    char hdr[256];
+
+    for (size_t i = 0; i < XF_ARRAY_LEN(types); i++) {
+        snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\n%s", TOK_RESPOND, types[i]);
+        assert_int_equal(call(state, "POST", "/api/respond", hdr, "{}", &r), 415);
+        assert_string_equal(r.body.data,
+                            "{\"error\":{\"code\":\"unsupported_media_type\",\"message\":\"the "
+                            "request body must be Content-Type: application/json\"}}");
+        reply_close(&r);
+    }
+    /* no body at all: nothing to declare */
+    assert_int_equal(
+        call(state, "POST", "/api/respond", "Authorization: Bearer " TOK_RESPOND, NULL, &r), 200);
+    reply_close(&r);
+}
+
+static void test_stats_count_answers_by_status_and_auth_failures(void **state)
+{
+    struct xf_api_stats st;
+    struct reply r;
+
+    call(state, "GET", "/api/read", NULL, NULL, &r);
+    reply_close(&r);
+    call(state, "GET", "/api/read", "Authorization: Bearer " TOK_READ, NULL, &r);
+    reply_close(&r);
+    call(state, "POST", "/api/admin", "Authorization: Bearer " TOK_READ, NULL, &r);
+    reply_close(&r);
+    call(state, "GET", "/nowhere", NULL, NULL, &r);
+    reply_close(&r);
+    xf_api_get_stats(*state, &st);
+    assert_int_equal(st.by_status[200], 1);
+    assert_int_equal(st.by_status[401], 1);
+    assert_int_equal(st.by_status[403], 1);
+    assert_int_equal(st.by_status[404], 1);
+    assert_int_equal(st.auth_failures, 2);
+}
+
+static void test_token_without_secret_is_refused_at_start(void **state)
+{
+    static const struct xf_api_token tokens[] = {{"soar", XF_ROLE_RESPOND, ""}};
+    struct xf_api_opts opts = {.listen = "127.0.0.1:0", .tokens = tokens, .n_tokens = 1};
+    struct xf_api *api = NULL;
+
+    assert_int_equal(xf_api_start(&opts, auth_routes, XF_ARRAY_LEN(auth_routes), &api), XF_EINVAL);
+    assert_null(api);
+}
 
 static void test_start_on_ephemeral_port_reports_the_bound_port(void **state)
 {
@@ -569,7 +828,7 @@ static void test_concurrent_requests_all_succeed(void **state)
 static void test_start_on_busy_port_fails_with_eio(void **state)
 {
     char listen[32];
-    struct xf_api_opts opts = {listen, 0, 1};
+    struct xf_api_opts opts = {.listen = listen, .max_body = 0, .threads = 1};
     struct xf_api *second = (struct xf_api *)&opts; /* must be reset to NULL */
 
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port_of(state));
@@ -579,8 +838,8 @@ static void test_start_on_busy_port_fails_with_eio(void **state)
 
 static void test_start_rejects_bad_address_and_bad_routes(void **state)
 {
-    static const struct xf_http_route bad[] = {{"GET", "no-slash", h_fail, NULL}};
-    struct xf_api_opts opts = {"127.0.0.1", 0, 0};
+    static const struct xf_http_route bad[] = {{"GET", "no-slash", h_fail, NULL, XF_ROLE_NONE, 0}};
+    struct xf_api_opts opts = {.listen = "127.0.0.1", .max_body = 0, .threads = 0};
     struct xf_api *api = NULL;
 
     assert_int_equal(xf_api_start(&opts, routes, XF_ARRAY_LEN(routes), &api), XF_EINVAL);
@@ -592,7 +851,7 @@ static void test_start_rejects_bad_address_and_bad_routes(void **state)
 
 static void test_ipv6_loopback_listener_answers(void **state)
 {
-    struct xf_api_opts opts = {"[::1]:0", 0, 0};
+    struct xf_api_opts opts = {.listen = "[::1]:0", .max_body = 0, .threads = 0};
     struct xf_api *api = NULL;
     CURL *c;
     char url[64];
@@ -620,7 +879,7 @@ static void test_ipv6_loopback_listener_answers(void **state)
 
 static void test_start_frees_everything_when_allocation_fails(void **state)
 {
-    struct xf_api_opts opts = {"127.0.0.1:0", 0, 1};
+    struct xf_api_opts opts = {.listen = "127.0.0.1:0", .max_body = 0, .threads = 1};
     struct xf_api *api = NULL;
     long n;
     int rc = XF_ENOMEM;
@@ -672,6 +931,25 @@ int main(void)
         cmocka_unit_test(test_start_rejects_bad_address_and_bad_routes),
         cmocka_unit_test(test_ipv6_loopback_listener_answers),
         cmocka_unit_test(test_start_frees_everything_when_allocation_fails),
+        cmocka_unit_test_setup_teardown(test_no_token_is_401_with_bearer_challenge, setup_auth,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_or_malformed_token_is_401, setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(test_read_token_on_respond_route_is_403_naming_the_actor,
+                                        setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_read_token_on_read_route_reaches_the_handler_with_its_name, setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(test_higher_roles_imply_lower_ones, setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(test_route_without_role_needs_no_token, setup_auth,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_oversized_body_with_valid_token_is_413, setup_auth,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_oversized_body_without_token_is_401_not_413,
+                                        setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(test_body_that_is_not_declared_json_is_415, setup_auth,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stats_count_answers_by_status_and_auth_failures,
+                                        setup_auth, teardown),
+        cmocka_unit_test(test_token_without_secret_is_refused_at_start),
     };
     int rc;
 
