@@ -31,6 +31,10 @@ struct xf_conn_request {
     size_t n_headers;
     struct xf_buf body;
     int is_token; /* 1: a credential request (not counted as an attempt, never logged) */
+    /* Set by next() when it returns XF_EAGAIN: nothing to send yet (the connector's own rate
+     * limit, e.g. Defender's 100 calls/min); the loop reschedules the action this many ms
+     * later, as a RETRY that counts no attempt and keeps a->phase. */
+    int64_t defer_ms;
 };
 void xf_conn_request_reset(struct xf_conn_request *rq);
 int xf_conn_request_header(struct xf_conn_request *rq, const char *fmt, ...)
@@ -78,7 +82,8 @@ struct xf_connector_ops {
      * secrets. */
     int (*create)(const struct xf_connector_conf *conf, void **state, char *why, size_t why_len);
     void (*destroy)(void *state);
-    /* The next request for a in its current phase (a->phase 0 = start of an attempt). */
+    /* The next request for a in its current phase (a->phase 0 = start of an attempt).
+     * XF_EAGAIN with out->defer_ms: not now (see defer_ms); any other error fails the action. */
     int (*next)(void *state, struct xf_action *a, const struct xf_conn_ctx *ctx,
                 struct xf_conn_request *out);
     /* Interprets the reply to the request next produced; may update a->phase, device_id,
