@@ -14,6 +14,10 @@ int xf_cmd_run(int argc, char **argv);
 int xf_cmd_demo(int argc, char **argv);
 int xf_cmd_produce(int argc, char **argv);
 int xf_cmd_devbroker(int argc, char **argv);
+/* cmd_isolate.c: clients of a running daemon's response API */
+int xf_cmd_isolate(int argc, char **argv);
+int xf_cmd_release(int argc, char **argv);
+int xf_cmd_actions(int argc, char **argv);
 
 /* Applies --log-level/--log-format style values; returns 0 or 2 on a bad value. */
 int xf_cli_set_log_level(const char *s);

@@ -29,6 +29,9 @@ static const struct command commands[] = {
     {"decode", xf_cmd_decode, "print records as normalized events (JSON lines)"},
     {"produce", xf_cmd_produce, "send recorded telemetry to Kafka, keyed by host"},
     {"devbroker", xf_cmd_devbroker, "run a development Kafka broker (not for production)"},
+    {"isolate", xf_cmd_isolate, "ask a running daemon to isolate a host (response API)"},
+    {"release", xf_cmd_release, "ask a running daemon to lift a host's isolation"},
+    {"actions", xf_cmd_actions, "list, show, approve or deny a daemon's response actions"},
 };
 
 static void usage(FILE *out)
