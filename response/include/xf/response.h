@@ -145,14 +145,62 @@ struct xf_policy_conf {
     int max_polls;         /* default 150; then the attempt counts as timed out */
     int timeout_ms;        /* per HTTP request; default 10000 */
     int notify_incidents;  /* send NOTIFY actions for new and updated incidents; default 1 */
+    /* Owned: the "re:" patterns compiled by xf_policy_conf_compile, freed by close. NULL until
+     * then. Never copy it: a copy starts with NULL (xf_policy_conf_copy does that). */
+    void *compiled;
 };
 void xf_policy_conf_init(struct xf_policy_conf *p);
+/* Frees every string, tag and compiled pattern; p is left as after init. */
 void xf_policy_conf_close(struct xf_policy_conf *p);
-/* Compiles regexes, checks ranges. XF_ECONFIG with the reason in why. */
+/* Compiles regexes (and frees them again), checks ranges. XF_ECONFIG with the reason in why. */
 int xf_policy_conf_check(const struct xf_policy_conf *p, char *why, size_t why_len);
+/* Compiles the "re:" protected patterns once into p->compiled (replacing a previous set), for
+ * the thread that then calls xf_policy_host_protected. XF_ECONFIG with why for a bad pattern.
+ * Optional: without it every match compiles its patterns on the spot. */
+int xf_policy_conf_compile(struct xf_policy_conf *p, char *why, size_t why_len);
+/* Deep copy of src into dst (dst is overwritten, not closed; compiled starts NULL).
+ * XF_ENOMEM leaves dst closed (as after init). */
+int xf_policy_conf_copy(struct xf_policy_conf *dst, const struct xf_policy_conf *src);
 
-/* 1 when host matches the protected list (by name, glob, regex or tag). */
+/* 1 when host matches the protected list (by name, glob, regex or tag), 0 when not. All
+ * comparisons ignore ASCII case, and a fully qualified host is also tried by its first label
+ * ("dc-*" protects "DC-01.corp.example", "dc01" protects "dc01.corp.example"). Fails closed: a
+ * pattern that does not compile protects every host. */
 int xf_policy_host_protected(const struct xf_policy_conf *p, const char *host);
+
+/* What the policy reads of an incident JSON (the public shape: BRIEF "Incident JSON"). */
+struct xf_incident_summary {
+    char id[32];
+    int severity; /* xf_severity_rank of "severity"; -1 when absent or unknown */
+    int score;    /* "score"; 0 when absent */
+    char **stages; /* "stages" (owned) */
+    size_t n_stages;
+    char **hosts; /* "hosts" (owned) */
+    size_t n_hosts;
+};
+/* 0 and *s (close it), or XF_EPARSE (not an object, no "id" or one too long, a member of the
+ * wrong type) / XF_ENOMEM, with *s closed. Unknown keys are ignored. */
+int xf_incident_summary_parse(const char *json, size_t len, struct xf_incident_summary *s);
+void xf_incident_summary_close(struct xf_incident_summary *s);
+/* 1 when the incident qualifies for isolation by severity, score and stages (mode aside):
+ * severity >= min_severity, score >= min_score, and one of its stages in p->stages (any
+ * stage when the list is empty). */
+int xf_policy_incident_qualifies(const struct xf_policy_conf *p,
+                                 const struct xf_incident_summary *s);
+
+/* Token bucket over policy isolations: burst tokens, refilled at max_actions_per_min. Start
+ * from a zeroed struct (it fills on first use). */
+struct xf_rate {
+    double tokens;
+    int64_t last_ms;
+    int primed; /* 0: not used yet (the bucket starts full) */
+};
+/* Returns 1 and takes a token if an action may be planned at now_ms (any monotonic clock in
+ * ms), 0 when the bucket is empty. */
+int xf_rate_take(struct xf_rate *r, const struct xf_policy_conf *p, int64_t now_ms);
+/* Delay before retry attempt n (1-based) with full jitter: rnd * min(backoff_max_ms,
+ * backoff_base_ms * 2^(n-1)), rnd in [0,1) supplied by the caller (clamped). */
+int64_t xf_backoff_ms(const struct xf_policy_conf *p, int attempt, double rnd);
 
 /* ---- connectors --------------------------------------------------------------------------- */
 
