@@ -19,12 +19,18 @@
 
 extern const struct xf_connector_ops xf_conn_webhook;
 extern const struct xf_connector_ops xf_conn_crowdstrike;
+extern const struct xf_connector_ops xf_conn_visionone;
+extern const struct xf_connector_ops xf_conn_cortex;
+extern const struct xf_connector_ops xf_conn_soar;
 
 /* One row per connector type; each file adds its own. */
 static const struct xf_connector_ops *const table[] = {
     NULL, /* keeps the array non-empty; skipped */
     &xf_conn_crowdstrike,
     &xf_conn_webhook,
+    &xf_conn_visionone,
+    &xf_conn_cortex,
+    &xf_conn_soar,
 };
 
 const struct xf_connector_ops *xf_connector_find(const char *type)
