@@ -7,9 +7,11 @@
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <rocksdb/c.h> /* only to fake a database from an older release */
 
 #include "xf/store.h"
 
@@ -716,6 +719,192 @@ static void test_torture_reads_never_leak(void **state)
     assert_true(n > 3);
 }
 
+/* ---- actions (the response outbox) ------------------------------------------------------- */
+
+static void test_actions_put_get_replace_and_scan_in_id_order(void **state)
+{
+    struct fx *fx = *state;
+    struct xf_store *st = NULL;
+    struct inc_seen s;
+    char *json = NULL;
+    size_t len = 0;
+
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    assert_int_equal(xf_store_action_get(st, "act-b", &json, &len), XF_ENOTFOUND);
+    assert_int_equal(xf_store_action_put(st, "act-b", "{\"s\":\"planned\"}", 15), 0);
+    assert_int_equal(xf_store_action_put(st, "act-a", "{\"s\":\"sent\"}", 12), 0);
+    assert_int_equal(xf_store_action_put(st, "act-b", "{\"s\":\"approved\"}", 16), 0);
+    assert_int_equal(xf_store_action_get(st, "act-b", &json, &len), 0);
+    assert_string_equal(json, "{\"s\":\"approved\"}");
+    assert_int_equal(len, 16);
+    xf_free(json);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(xf_store_actions_scan(st, collect_incident, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.id[0], "act-a");
+    assert_string_equal(s.json[0], "{\"s\":\"sent\"}");
+    assert_string_equal(s.id[1], "act-b");
+    assert_string_equal(s.json[1], "{\"s\":\"approved\"}");
+    /* Actions are their own family: incidents do not see them. */
+    memset(&s, 0, sizeof s);
+    assert_int_equal(xf_store_incidents_scan(st, collect_incident, &s), 0);
+    assert_int_equal(s.n, 0);
+    xf_store_close(st);
+}
+
+static void test_action_put_is_refused_on_a_read_only_store(void **state)
+{
+    struct fx *fx = *state;
+    struct xf_store *st = NULL;
+    struct xf_store_opts ro = {.read_only = 1};
+    char *json = NULL;
+
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    assert_int_equal(xf_store_action_put(st, "act-a", "{}", 2), 0);
+    xf_store_close(st);
+    assert_int_equal(xf_store_open(fx->db, &ro, &st), 0);
+    assert_int_equal(xf_store_action_put(st, "act-b", "{}", 2), XF_ESTORE);
+    assert_int_equal(xf_store_action_get(st, "act-a", &json, NULL), 0);
+    assert_string_equal(json, "{}");
+    xf_free(json);
+    xf_store_close(st);
+}
+
+/* Makes fx->db look like a database written before the actions family existed. The test
+ * needs RocksDB itself for that; the store never drops a family. */
+static void drop_actions_family(const char *path)
+{
+    const char *names[] = {"default",   "events", "entities", "edges",
+                           "incidents", "meta",   "ids",      "actions"};
+    const rocksdb_options_t *cfopts[8];
+    rocksdb_column_family_handle_t *cf[8] = {0};
+    rocksdb_options_t *o = rocksdb_options_create();
+    char *err = NULL;
+    rocksdb_t *db;
+
+    for (int i = 0; i < 8; i++)
+        cfopts[i] = o;
+    db = rocksdb_open_column_families(o, path, 8, names, cfopts, cf, &err);
+    assert_null(err);
+    rocksdb_drop_column_family(db, cf[7], &err);
+    assert_null(err);
+    for (int i = 0; i < 8; i++)
+        rocksdb_column_family_handle_destroy(cf[i]);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+}
+
+static void test_a_database_from_before_actions_opens_and_gains_the_family(void **state)
+{
+    struct fx *fx = *state;
+    struct xf_store *st = NULL;
+    struct xf_store_opts ro = {.read_only = 1};
+    const char *ids[] = {"old-1"};
+    const xf_time_t times[] = {10};
+    struct inc_seen s;
+    struct seen ev;
+    char *json = NULL;
+
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    put_events(st, ids, times, 1);
+    xf_store_close(st);
+    drop_actions_family(fx->db);
+
+    /* Read-only: everything else readable, no actions. */
+    assert_int_equal(xf_store_open(fx->db, &ro, &st), 0);
+    scan_events(st, &ev);
+    assert_int_equal(ev.n, 1);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(xf_store_actions_scan(st, collect_incident, &s), 0);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(xf_store_action_get(st, "act-a", &json, NULL), XF_ENOTFOUND);
+    xf_store_close(st);
+
+    /* Writable: the family is created, same schema version, old rows intact. */
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    assert_int_equal(xf_store_action_put(st, "act-a", "{}", 2), 0);
+    scan_events(st, &ev);
+    assert_int_equal(ev.n, 1);
+    assert_string_equal(ev.id[0], "old-1");
+    xf_store_close(st);
+    assert_int_equal(xf_store_open(fx->db, &ro, &st), 0);
+    assert_int_equal(xf_store_action_get(st, "act-a", &json, NULL), 0);
+    xf_free(json);
+    xf_store_close(st);
+}
+
+/* The API serves incidents from its own threads while the owner commits: readers must see
+ * whole values and never an error. */
+struct reader {
+    struct xf_store *st;
+    atomic_int stop;
+    int errors;
+    long reads;
+};
+
+static int check_incident_row(const char *id, const char *json, size_t len, void *ud)
+{
+    struct reader *r = ud;
+
+    if (strncmp(id, "inc-", 4) != 0 || strlen(json) != len || json[0] != '{' ||
+        json[len - 1] != '}')
+        r->errors++;
+    return 0;
+}
+
+static void *read_incidents(void *ud)
+{
+    struct reader *r = ud;
+
+    while (!r->stop) {
+        char *json = NULL;
+        size_t len = 0;
+        int rc = xf_store_incident_get(r->st, "inc-0", &json, &len);
+        if (rc == 0 && (strlen(json) != len || json[0] != '{'))
+            r->errors++;
+        else if (rc && rc != XF_ENOTFOUND)
+            r->errors++;
+        xf_free(json);
+        if (xf_store_incidents_scan(r->st, check_incident_row, r))
+            r->errors++;
+        if (xf_store_actions_scan(r->st, check_incident_row, r))
+            r->errors++;
+        r->reads++;
+    }
+    return NULL;
+}
+
+static void
+test_incidents_and_actions_read_from_another_thread_while_the_owner_commits(void **state)
+{
+    struct fx *fx = *state;
+    struct xf_store *st = NULL;
+    struct xf_store_batch *b = NULL;
+    struct reader r;
+    pthread_t t;
+
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    memset(&r, 0, sizeof r);
+    r.st = st;
+    assert_int_equal(pthread_create(&t, NULL, read_incidents, &r), 0);
+    assert_int_equal(xf_store_batch_create(&b), 0);
+    for (int i = 0; i < 300; i++) {
+        char id[32];
+        char json[96];
+        snprintf(id, sizeof id, "inc-%d", i % 7);
+        snprintf(json, sizeof json, "{\"id\":\"%s\",\"score\":%d,\"pad\":\"%0*d\"}", id, i, i % 40,
+                 0);
+        assert_int_equal(xf_store_batch_put_incident(b, id, json, strlen(json)), 0);
+        assert_int_equal(xf_store_batch_commit(st, b), 0);
+    }
+    r.stop = 1;
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(r.errors, 0);
+    assert_true(r.reads > 0);
+    xf_store_batch_destroy(b);
+    xf_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -742,6 +931,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_committed_events_survive_kill_9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torture_alloc_failures_never_leak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torture_reads_never_leak, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_actions_put_get_replace_and_scan_in_id_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_action_put_is_refused_on_a_read_only_store, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_database_from_before_actions_opens_and_gains_the_family, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_incidents_and_actions_read_from_another_thread_while_the_owner_commits, setup,
+            teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
