@@ -19,6 +19,8 @@
 
 extern const struct xf_connector_ops xf_conn_webhook;
 extern const struct xf_connector_ops xf_conn_crowdstrike;
+extern const struct xf_connector_ops xf_conn_defender;
+extern const struct xf_connector_ops xf_conn_sentinelone;
 extern const struct xf_connector_ops xf_conn_visionone;
 extern const struct xf_connector_ops xf_conn_cortex;
 extern const struct xf_connector_ops xf_conn_soar;
@@ -27,6 +29,8 @@ extern const struct xf_connector_ops xf_conn_soar;
 static const struct xf_connector_ops *const table[] = {
     NULL, /* keeps the array non-empty; skipped */
     &xf_conn_crowdstrike,
+    &xf_conn_defender,
+    &xf_conn_sentinelone,
     &xf_conn_webhook,
     &xf_conn_visionone,
     &xf_conn_cortex,

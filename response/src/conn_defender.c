@@ -1,0 +1,624 @@
+/*
+ * conn_defender.c - Microsoft Defender for Endpoint machine isolation (isolate / unisolate).
+ *
+ * Steps of one attempt (a->phase, low byte): RESOLVE the host to a machine id (static map,
+ * else GET /api/machines?$filter=computerDnsName eq '<host>'), ACT (POST
+ * /api/machines/{id}/isolate|unisolate -> 201 MachineAction, its id kept in a->remote_id),
+ * POLL GET /api/machineactions/{remote_id} until Succeeded, and FIND: after a 400 "already in
+ * progress" (ActiveRequestAlreadyExists), list the machine's actions of that type and poll the
+ * pending one (or confirm when the newest Succeeded).
+ *
+ * Terminal action statuses: Succeeded -> CONFIRMED; Failed and TimeOut -> RETRY (a device that
+ * was offline or busy; max_attempts bounds it); Cancelled -> FAILED (a person or another tool
+ * cancelled it; retrying would override that decision).
+ *
+ * The one thing to know: the API allows 100 calls a minute, so the connector keeps its own
+ * sliding window of call times and answers XF_EAGAIN (with defer_ms) from next() instead of
+ * sending the 101st; token calls go to Entra ID and are not counted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "connector.h"
+
+#define DF_STEP_MASK 0xff
+#define DF_RESOLVE 0
+#define DF_ACT 1
+#define DF_POLL 2
+#define DF_FIND 3
+#define DF_TOKEN 0x100  /* the request in flight is the token request */
+#define DF_REAUTH 0x200 /* a 401 already made us refetch the token once in this attempt */
+
+#define DF_TOKEN_MARGIN_S 60
+#define DF_WINDOW_S 60
+#define DF_SCOPE "https://api.securitycenter.microsoft.com/.default"
+
+struct df_state {
+    char *name;
+    char *base_url;  /* no trailing '/' */
+    char *login_url; /* no trailing '/' */
+    char *tenant_id;
+    char *client_id;
+    char *client_secret;
+    char *isolation_type;
+    struct xf_connector_conf devmap; /* only name and devices */
+    char *token;
+    int64_t token_exp_s;
+    /* sliding window: the times of the last `limit` API calls, a ring */
+    int64_t *calls;
+    int limit;
+    int n_calls;
+    int head; /* next slot to write; the oldest once the ring is full */
+};
+
+/* ---- small helpers (static, so this file stands alone) ------------------------------------ */
+
+static void url_encode(struct xf_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            xf_buf_append(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+            xf_buf_append(b, e, 3);
+        }
+    }
+}
+
+/* Headers may exceed xf_conn_request_header's 2 KiB (a JWT bearer token), so build it here. */
+static int add_bearer(struct xf_conn_request *rq, const char *token)
+{
+    struct xf_buf h;
+
+    if (rq->n_headers == XF_HTTP_MAX_HEADERS)
+        return XF_ETOOBIG;
+    xf_buf_init(&h);
+    if (xf_buf_appendf(&h, "Authorization: Bearer %s", token)) {
+        xf_buf_close(&h);
+        return XF_ENOMEM;
+    }
+    rq->headers[rq->n_headers++] = xf_buf_steal(&h, NULL);
+    return 0;
+}
+
+static int set_url(struct xf_conn_request *rq, struct xf_buf *url)
+{
+    if (!url->len)
+        return XF_ENOMEM; /* every append above failed */
+    rq->url = xf_buf_steal(url, NULL);
+    return 0;
+}
+
+static int json_body(struct xf_conn_request *rq, json_t *v)
+{
+    char *s;
+    int rc;
+
+    if (!v)
+        return XF_ENOMEM;
+    s = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (!s)
+        return XF_ENOMEM;
+    rc = xf_buf_appends(&rq->body, s);
+    free(s); /* jansson's allocator */
+    return rc;
+}
+
+static json_t *reply_json(const struct xf_conn_reply *r)
+{
+    if (!r->body || !r->body_len)
+        return NULL;
+    return json_loadb(r->body, r->body_len, 0, NULL);
+}
+
+static int contains_nocase(const char *hay, size_t len, const char *needle)
+{
+    size_t nl = strlen(needle);
+
+    for (size_t i = 0; hay && i + nl <= len; i++) {
+        if (xf_strncaseeq(hay + i, needle, nl))
+            return 1;
+    }
+    return 0;
+}
+
+/* OData string literal: ' doubled. */
+static void odata_quote(struct xf_buf *b, const char *s)
+{
+    xf_buf_append(b, "'", 1);
+    for (; *s; s++) {
+        if (*s == '\'')
+            xf_buf_append(b, "'", 1);
+        xf_buf_append(b, s, 1);
+    }
+    xf_buf_append(b, "'", 1);
+}
+
+/* The error code and message of {"error":{"code","message"}}, "" when absent. */
+static const char *graph_error(json_t *root, const char *field)
+{
+    const char *m = json_string_value(json_object_get(json_object_get(root, "error"), field));
+
+    return m ? m : "";
+}
+
+static void strip_slash(char *s)
+{
+    for (size_t n = strlen(s); n > 0 && s[n - 1] == '/'; n--)
+        s[n - 1] = '\0';
+}
+
+/* ---- config ------------------------------------------------------------------------------- */
+
+static void df_destroy(void *state)
+{
+    struct df_state *st = state;
+
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->devmap.n_devices; i++) {
+        xf_free(st->devmap.devices[i].host);
+        xf_free(st->devmap.devices[i].device_id);
+    }
+    xf_free(st->name);
+    xf_free(st->base_url);
+    xf_free(st->login_url);
+    xf_free(st->tenant_id);
+    xf_free(st->client_id);
+    xf_free(st->client_secret);
+    xf_free(st->isolation_type);
+    xf_free(st->token);
+    xf_free(st->calls);
+    xf_free(st);
+}
+
+static int dup_or(const struct xf_connector_conf *c, const char *key, const char *dflt, char **out)
+{
+    const char *v = xf_connector_conf_get(c, key);
+
+    *out = xf_strdup(v ? v : dflt);
+    return *out ? 0 : XF_ENOMEM;
+}
+
+static int df_create(const struct xf_connector_conf *conf, void **state, char *why, size_t why_len)
+{
+    /* client_secret itself is listed so xf_conn_secret says why it is refused */
+    static const char *const keys[] = {"base_url",           "login_url",      "tenant_id",
+                                       "client_id",          "client_secret",  "client_secret_env",
+                                       "client_secret_file", "isolation_type", "max_calls_per_min",
+                                       "tls_verify",         "ca_file",        "timeout_ms"};
+    struct df_state *st = NULL;
+    const char *v;
+    char *end;
+    long lim = 100;
+    int rc = XF_ENOMEM;
+
+    for (size_t i = 0; i < conf->n_params; i++) {
+        size_t k = 0;
+
+        while (k < XF_ARRAY_LEN(keys) && strcmp(keys[k], conf->params[i].key) != 0)
+            k++;
+        if (k == XF_ARRAY_LEN(keys)) {
+            snprintf(why, why_len, "connector %s: unknown key %s for type defender", conf->name,
+                     conf->params[i].key);
+            rc = XF_ECONFIG;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < 2; i++) {
+        const char *req = i ? "client_id" : "tenant_id";
+
+        if (!(v = xf_connector_conf_get(conf, req)) || !*v) {
+            snprintf(why, why_len, "connector %s: %s is required", conf->name, req);
+            rc = XF_ECONFIG;
+            goto out;
+        }
+    }
+    v = xf_connector_conf_get(conf, "isolation_type");
+    if (v && strcmp(v, "Full") && strcmp(v, "Selective") && strcmp(v, "UnManagedDevice")) {
+        snprintf(why, why_len,
+                 "connector %s: isolation_type must be Full, Selective or UnManagedDevice",
+                 conf->name);
+        rc = XF_ECONFIG;
+        goto out;
+    }
+    if ((v = xf_connector_conf_get(conf, "max_calls_per_min"))) {
+        lim = strtol(v, &end, 10);
+        if (end == v || *end || lim < 1 || lim > 100000) {
+            snprintf(why, why_len, "connector %s: max_calls_per_min must be 1..100000", conf->name);
+            rc = XF_ECONFIG;
+            goto out;
+        }
+    }
+    if (!(st = xf_calloc(1, sizeof(*st))))
+        goto out;
+    st->limit = (int)lim;
+    if (!(st->calls = xf_calloc((size_t)lim, sizeof(*st->calls))) ||
+        !(st->name = xf_strdup(conf->name)) ||
+        (rc =
+             dup_or(conf, "base_url", "https://api.securitycenter.microsoft.com", &st->base_url)) ||
+        (rc = dup_or(conf, "login_url", "https://login.microsoftonline.com", &st->login_url)) ||
+        (rc = dup_or(conf, "tenant_id", "", &st->tenant_id)) ||
+        (rc = dup_or(conf, "client_id", "", &st->client_id)) ||
+        (rc = dup_or(conf, "isolation_type", "Full", &st->isolation_type))) {
+        rc = XF_ENOMEM;
+        goto out;
+    }
+    strip_slash(st->base_url);
+    strip_slash(st->login_url);
+    if ((rc = xf_conn_secret(conf, "client_secret", &st->client_secret, why, why_len)))
+        goto out;
+    rc = XF_ENOMEM;
+    st->devmap.name = st->name;
+    for (size_t i = 0; i < conf->n_devices; i++) {
+        struct xf_device_map *d = &st->devmap.devices[i];
+
+        if (!(d->host = xf_strdup(conf->devices[i].host)) ||
+            !(d->device_id = xf_strdup(conf->devices[i].device_id))) {
+            xf_free(d->host);
+            goto out;
+        }
+        st->devmap.n_devices++;
+    }
+    *state = st;
+    st = NULL;
+    rc = 0;
+out:
+    df_destroy(st);
+    return rc;
+}
+
+/* ---- the rate limiter --------------------------------------------------------------------- */
+
+/* 0 and the call counted, or the ms until the oldest call in the window leaves it. */
+static int64_t window_take(struct df_state *st, int64_t now_s)
+{
+    if (st->n_calls == st->limit && st->calls[st->head] > now_s - DF_WINDOW_S)
+        return (st->calls[st->head] + DF_WINDOW_S - now_s) * 1000;
+    st->calls[st->head] = now_s;
+    st->head = (st->head + 1) % st->limit;
+    if (st->n_calls < st->limit)
+        st->n_calls++;
+    return 0;
+}
+
+/* ---- requests: each vendor shape lives in exactly one function below ----------------------- */
+
+/* POST {login}/{tenant}/oauth2/v2.0/token, form client credentials + scope */
+static int req_token(struct df_state *st, struct xf_conn_request *rq)
+{
+    struct xf_buf url;
+    int rc;
+
+    xf_buf_init(&url);
+    xf_buf_appendf(&url, "%s/", st->login_url);
+    url_encode(&url, st->tenant_id);
+    xf_buf_appends(&url, "/oauth2/v2.0/token");
+    rq->method = "POST";
+    rq->is_token = 1;
+    xf_buf_appends(&rq->body, "grant_type=client_credentials&client_id=");
+    url_encode(&rq->body, st->client_id);
+    xf_buf_appends(&rq->body, "&client_secret=");
+    url_encode(&rq->body, st->client_secret);
+    xf_buf_appends(&rq->body, "&scope=");
+    url_encode(&rq->body, DF_SCOPE);
+    if ((rc = set_url(rq, &url)) ||
+        (rc = xf_conn_request_header(rq, "Content-Type: application/x-www-form-urlencoded")) ||
+        (rc = xf_conn_request_header(rq, "Accept: application/json")))
+        return rc;
+    return 0;
+}
+
+static int api_get(struct df_state *st, struct xf_buf *url, struct xf_conn_request *rq)
+{
+    int rc;
+
+    rq->method = "GET";
+    if ((rc = set_url(rq, url)) || (rc = add_bearer(rq, st->token)) ||
+        (rc = xf_conn_request_header(rq, "Accept: application/json")))
+        return rc;
+    return 0;
+}
+
+/* GET /api/machines?$filter=computerDnsName eq '<host>' -> {"value":[{"id",...}]} */
+static int req_resolve(struct df_state *st, const struct xf_action *a, struct xf_conn_request *rq)
+{
+    struct xf_buf url, f;
+
+    xf_buf_init(&url);
+    xf_buf_init(&f);
+    xf_buf_appends(&f, "computerDnsName eq ");
+    odata_quote(&f, a->host);
+    xf_buf_appendf(&url, "%s/api/machines?$filter=", st->base_url);
+    url_encode(&url, f.data ? f.data : "");
+    xf_buf_close(&f);
+    return api_get(st, &url, rq);
+}
+
+/* POST /api/machines/{id}/isolate {"Comment","IsolationType"} | unisolate {"Comment"} */
+static int req_act(struct df_state *st, const struct xf_action *a, struct xf_conn_request *rq)
+{
+    int release = a->kind == XF_ACT_RELEASE;
+    struct xf_buf url, comment;
+    json_t *body;
+    int rc;
+
+    xf_buf_init(&url);
+    xf_buf_init(&comment);
+    xf_buf_appendf(&url, "%s/api/machines/", st->base_url);
+    url_encode(&url, a->device_id);
+    xf_buf_appends(&url, release ? "/unisolate" : "/isolate");
+    /* Comment is required; the action id lets an analyst find our record from Defender's */
+    xf_buf_appendf(&comment, "xdrflow %s%s%s%s%s", a->id, a->incident[0] ? " " : "", a->incident,
+                   a->reason[0] ? ": " : "", a->reason);
+    rq->method = "POST";
+    if ((rc = set_url(rq, &url)) || (rc = add_bearer(rq, st->token)) ||
+        (rc = xf_conn_request_header(rq, "Content-Type: application/json")) ||
+        (rc = xf_conn_request_header(rq, "Accept: application/json")))
+        goto out;
+    if (release)
+        body = json_pack("{s:s}", "Comment", comment.data ? comment.data : "xdrflow");
+    else
+        body = json_pack("{s:s,s:s}", "Comment", comment.data ? comment.data : "xdrflow",
+                         "IsolationType", st->isolation_type);
+    rc = json_body(rq, body);
+out:
+    xf_buf_close(&comment);
+    return rc;
+}
+
+/* GET /api/machineactions/{id} -> MachineAction {"id","status",...} */
+static int req_poll(struct df_state *st, const struct xf_action *a, struct xf_conn_request *rq)
+{
+    struct xf_buf url;
+
+    xf_buf_init(&url);
+    xf_buf_appendf(&url, "%s/api/machineactions/", st->base_url);
+    url_encode(&url, a->remote_id);
+    return api_get(st, &url, rq);
+}
+
+/* GET /api/machineactions?$filter=machineId eq '{id}' and type eq 'Isolate' -> {"value":[...]} */
+static int req_find(struct df_state *st, const struct xf_action *a, struct xf_conn_request *rq)
+{
+    struct xf_buf url, f;
+
+    xf_buf_init(&url);
+    xf_buf_init(&f);
+    xf_buf_appends(&f, "machineId eq ");
+    odata_quote(&f, a->device_id);
+    xf_buf_appendf(&f, " and type eq '%s'", a->kind == XF_ACT_RELEASE ? "Unisolate" : "Isolate");
+    xf_buf_appendf(&url, "%s/api/machineactions?$filter=", st->base_url);
+    url_encode(&url, f.data ? f.data : "");
+    xf_buf_close(&f);
+    return api_get(st, &url, rq);
+}
+
+/* ---- the state machine -------------------------------------------------------------------- */
+
+static void set_step(struct xf_action *a, int step)
+{
+    a->phase = (a->phase & ~DF_STEP_MASK) | step;
+}
+
+static int df_next(void *state, struct xf_action *a, const struct xf_conn_ctx *ctx,
+                   struct xf_conn_request *out)
+{
+    struct df_state *st = state;
+    int step = a->phase & DF_STEP_MASK;
+    const char *dev;
+
+    if (a->kind != XF_ACT_ISOLATE && a->kind != XF_ACT_RELEASE)
+        return XF_EINVAL;
+    a->phase &= ~DF_TOKEN;
+    if (!st->token || ctx->now_s >= st->token_exp_s - DF_TOKEN_MARGIN_S) {
+        a->phase |= DF_TOKEN;
+        return req_token(st, out);
+    }
+    if (step == DF_RESOLVE) {
+        dev = a->device_id[0] ? a->device_id : xf_conn_device(&st->devmap, a->host);
+        if (dev) {
+            if (dev != a->device_id)
+                snprintf(a->device_id, sizeof(a->device_id), "%s", dev);
+            step = DF_ACT;
+            set_step(a, DF_ACT);
+        }
+    }
+    if ((out->defer_ms = window_take(st, ctx->now_s)))
+        return XF_EAGAIN;
+    switch (step) {
+    case DF_RESOLVE:
+        return req_resolve(st, a, out);
+    case DF_ACT:
+        return req_act(st, a, out);
+    case DF_POLL:
+        return req_poll(st, a, out);
+    default:
+        return req_find(st, a, out);
+    }
+}
+
+static void on_token(struct df_state *st, const struct xf_conn_ctx *ctx,
+                     const struct xf_conn_reply *r, struct xf_conn_outcome *out)
+{
+    json_t *root = NULL;
+    const char *tok;
+    json_int_t exp;
+
+    if (r->status == 0 || r->status == 429 || r->status >= 500) {
+        xf_conn_classify(r, ctx->now_s, out);
+        return;
+    }
+    root = reply_json(r);
+    tok = json_string_value(json_object_get(root, "access_token"));
+    exp = json_integer_value(json_object_get(root, "expires_in"));
+    if (r->status < 200 || r->status >= 300 || !tok || !*tok) {
+        out->step = XF_STEP_FAILED; /* never echo the body: it may hold credentials */
+        snprintf(out->why, sizeof(out->why), "defender %s: token refused (HTTP %ld)", st->name,
+                 r->status);
+        goto out;
+    }
+    xf_free(st->token);
+    if (!(st->token = xf_strdup(tok))) {
+        out->step = XF_STEP_RETRY;
+        snprintf(out->why, sizeof(out->why), "out of memory");
+        goto out;
+    }
+    st->token_exp_s = ctx->now_s + (exp > 0 ? (int64_t)exp : 3599);
+    out->step = XF_STEP_NEXT;
+    snprintf(out->why, sizeof(out->why), "token fetched");
+out:
+    json_decref(root);
+}
+
+/* A MachineAction's status into a step. */
+static void action_status(struct xf_action *a, json_t *act, struct xf_conn_outcome *out)
+{
+    const char *id = json_string_value(json_object_get(act, "id"));
+    const char *s = json_string_value(json_object_get(act, "status"));
+
+    if (id && *id)
+        snprintf(a->remote_id, sizeof(a->remote_id), "%s", id);
+    if (s)
+        snprintf(out->why, sizeof(out->why), "machine action %.64s %.32s", a->remote_id, s);
+    if (!s) {
+        out->step = XF_STEP_FAILED;
+        snprintf(out->why, sizeof(out->why), "machine action without a status");
+    } else if (strcmp(s, "Succeeded") == 0) {
+        out->step = XF_STEP_CONFIRMED;
+    } else if (strcmp(s, "Pending") == 0 || strcmp(s, "InProgress") == 0) {
+        set_step(a, DF_POLL);
+        out->step = XF_STEP_POLL;
+    } else if (strcmp(s, "Cancelled") == 0) {
+        out->step = XF_STEP_FAILED;
+    } else { /* Failed, TimeOut, or a status this code does not know: a new attempt */
+        out->step = XF_STEP_RETRY;
+        a->phase = DF_ACT;
+        a->remote_id[0] = '\0';
+    }
+}
+
+/* After "already in progress": the pending action of that type, else the newest one. */
+static void on_find(struct xf_action *a, json_t *root, struct xf_conn_outcome *out)
+{
+    json_t *list = json_object_get(root, "value"), *it, *newest = NULL;
+    const char *newest_t = "";
+    size_t i;
+
+    json_array_foreach(list, i, it)
+    {
+        const char *s = json_string_value(json_object_get(it, "status"));
+        const char *t = json_string_value(json_object_get(it, "creationDateTimeUtc"));
+
+        if (s && (strcmp(s, "Pending") == 0 || strcmp(s, "InProgress") == 0)) {
+            action_status(a, it, out);
+            return;
+        }
+        if (t && strcmp(t, newest_t) > 0) { /* ISO 8601 UTC strings order as times */
+            newest = it;
+            newest_t = t;
+        }
+    }
+    if (newest) {
+        action_status(a, newest, out);
+        return;
+    }
+    out->step = XF_STEP_RETRY;
+    a->phase = DF_ACT;
+    snprintf(out->why, sizeof(out->why), "already in progress, but no such action listed");
+}
+
+static int df_on_reply(void *state, struct xf_action *a, const struct xf_conn_ctx *ctx,
+                       const struct xf_conn_reply *r, struct xf_conn_outcome *out)
+{
+    struct df_state *st = state;
+    int step = a->phase & DF_STEP_MASK;
+    int ok = r->status >= 200 && r->status < 300;
+    json_t *root = NULL;
+
+    memset(out, 0, sizeof(*out));
+    if (a->phase & DF_TOKEN) {
+        a->phase &= ~DF_TOKEN;
+        on_token(st, ctx, r, out);
+        return 0;
+    }
+    if (r->status == 401) {
+        xf_free(st->token);
+        st->token = NULL;
+        if (a->phase & DF_REAUTH) {
+            out->step = XF_STEP_FAILED;
+            snprintf(out->why, sizeof(out->why), "HTTP 401 again with a fresh token");
+        } else {
+            a->phase |= DF_REAUTH;
+            out->step = XF_STEP_NEXT;
+            snprintf(out->why, sizeof(out->why), "HTTP 401: token dropped, refetching");
+        }
+        return 0;
+    }
+    root = reply_json(r);
+    if (!ok) {
+        const char *code = graph_error(root, "code");
+
+        if (step == DF_ACT && r->status == 400 &&
+            (strcmp(code, "ActiveRequestAlreadyExists") == 0 ||
+             contains_nocase(r->body, r->body_len, "already in progress"))) {
+            set_step(a, DF_FIND);
+            out->step = XF_STEP_NEXT;
+            snprintf(out->why, sizeof(out->why), "HTTP 400 %.64s: finding the pending action",
+                     code);
+        } else {
+            xf_conn_classify(r, ctx->now_s, out);
+            if (out->step == XF_STEP_RETRY && step != DF_POLL)
+                a->phase = a->device_id[0] ? DF_ACT : DF_RESOLVE;
+        }
+    } else if (step == DF_RESOLVE) {
+        json_t *list = json_object_get(root, "value");
+        const char *id = json_string_value(json_object_get(json_array_get(list, 0), "id"));
+
+        if (json_array_size(list) == 0) {
+            out->step = XF_STEP_FAILED;
+            snprintf(out->why, sizeof(out->why), "unknown host %.128s: no Defender machine",
+                     a->host);
+        } else if (json_array_size(list) > 1 || !id || !*id) {
+            out->step = XF_STEP_FAILED;
+            snprintf(out->why, sizeof(out->why),
+                     "host %.128s matches %zu Defender machines; map it", a->host,
+                     json_array_size(list));
+        } else {
+            snprintf(a->device_id, sizeof(a->device_id), "%s", id);
+            set_step(a, DF_ACT);
+            out->step = XF_STEP_NEXT;
+            snprintf(out->why, sizeof(out->why), "host %.100s is machine %.100s", a->host, id);
+        }
+    } else if (step == DF_FIND) {
+        on_find(a, root, out);
+    } else if (step == DF_ACT && !json_string_value(json_object_get(root, "id"))) {
+        out->step = XF_STEP_FAILED;
+        snprintf(out->why, sizeof(out->why), "HTTP %ld without a machine action id", r->status);
+    } else {
+        action_status(a, root, out);
+    }
+    if (out->step == XF_STEP_RETRY || out->step == XF_STEP_FAILED)
+        a->phase &= ~DF_REAUTH;
+    json_decref(root);
+    return 0;
+}
+
+const struct xf_connector_ops xf_conn_defender = {
+    .type = "defender",
+    .kinds = (1u << XF_ACT_ISOLATE) | (1u << XF_ACT_RELEASE),
+    .create = df_create,
+    .destroy = df_destroy,
+    .next = df_next,
+    .on_reply = df_on_reply,
+};
