@@ -293,6 +293,15 @@ struct xf_response_stats {
 };
 void xf_response_get_stats(struct xf_response *r, struct xf_response_stats *out);
 
+/* Any thread: one line in the audit log (response.audit_log, or the log when unset) for a
+ * state-changing request decided outside the loop (the API's 401/403, for instance). action is
+ * event.action ("isolate", "release", "approve", "deny", "request"), outcome event.outcome
+ * ("success", "failure", "unknown"), actor the token name (NULL when unauthenticated);
+ * detail_json (may be NULL) is written as xdrflow.detail, as JSON when it parses and as a
+ * string otherwise. All borrowed. Returns 0 or XF_EIO. */
+int xf_response_audit(struct xf_response *r, const char *action, const char *outcome,
+                      const char *actor, const char *detail_json);
+
 /* ---- API client (for the CLI) ------------------------------------------------------------- */
 
 /* One blocking HTTP request to a daemon's API: method ("GET", "POST") to base_url + path

@@ -1,0 +1,581 @@
+/*
+ * test_loop.c - the response service end to end: a real store in a fresh directory, the
+ * response thread, libcurl over loopback, and a webhook receiver (tests/mockvendor/server.py
+ * --vendor webhook, a separate process) that checks every signature with Python's hmac and
+ * deduplicates by webhook-id. Faults (429 with Retry-After, 500, a hang) come from the mock's
+ * control endpoint. Timings are small (backoff 10 ms, poll 20 ms, timeout 300 ms).
+ */
+#define _GNU_SOURCE /* mkdtemp, nftw */
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "xf/response.h"
+#include "xf/store.h"
+
+#define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+struct fixture {
+    char dir[64];
+    char db[96];
+    char audit[96];
+    struct xf_store *st;
+    struct xf_response *r;
+    pid_t mock;
+    int port;
+    char base[64];
+};
+
+/* ---- the mock receiver --------------------------------------------------------------------- */
+
+static size_t collect(char *p, size_t sz, size_t n, void *ud)
+{
+    return xf_buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
+}
+
+/* GET when body is NULL, else POST body; returns the answer (caller xf_buf_close). */
+static void ctl(const struct fixture *fx, const char *path, const char *body, struct xf_buf *out)
+{
+    CURL *c = curl_easy_init();
+    char url[128];
+
+    xf_buf_init(out);
+    snprintf(url, sizeof(url), "%s%s", fx->base, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+}
+
+static void ctl_post(const struct fixture *fx, const char *path, const char *body)
+{
+    struct xf_buf b;
+
+    ctl(fx, path, body, &b);
+    xf_buf_close(&b);
+}
+
+/* The mock's state as JSON (caller json_decref). */
+static json_t *mock_state(const struct fixture *fx)
+{
+    struct xf_buf b;
+    json_t *j;
+
+    ctl(fx, "/_mock/state", NULL, &b);
+    j = json_loadb(b.data, b.len, 0, NULL);
+    xf_buf_close(&b);
+    assert_non_null(j);
+    return j;
+}
+
+/* Requests the mock received for the webhook path. */
+static size_t mock_requests(const struct fixture *fx)
+{
+    struct xf_buf b;
+    json_t *j;
+    size_t n;
+
+    ctl(fx, "/_mock/requests", NULL, &b);
+    j = json_loadb(b.data, b.len, 0, NULL);
+    xf_buf_close(&b);
+    assert_non_null(j);
+    n = json_array_size(j);
+    json_decref(j);
+    return n;
+}
+
+static int mock_int(const struct fixture *fx, const char *key)
+{
+    json_t *j = mock_state(fx);
+    int v = (int)json_integer_value(json_object_get(j, key));
+
+    json_decref(j);
+    return v;
+}
+
+static int mock_deliveries_of(const struct fixture *fx, const char *id)
+{
+    json_t *j = mock_state(fx);
+    int v = (int)json_integer_value(json_object_get(json_object_get(j, "deliveries"), id));
+
+    json_decref(j);
+    return v;
+}
+
+static void mock_start(struct fixture *fx)
+{
+    int pfd[2];
+    char line[64] = "";
+    FILE *f;
+
+    assert_int_equal(pipe(pfd), 0);
+    fx->mock = fork();
+    assert_true(fx->mock >= 0);
+    if (fx->mock == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        execlp("python3", "python3", XF_MOCKVENDOR, "--vendor", "webhook", "--port", "0",
+               (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    f = fdopen(pfd[0], "r");
+    assert_non_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    assert_int_equal(sscanf(line, "PORT %d", &fx->port), 1);
+    snprintf(fx->base, sizeof(fx->base), "http://127.0.0.1:%d", fx->port);
+    ctl_post(fx, "/_mock/state", "{\"secret\":\"" SECRET "\"}");
+}
+
+/* ---- the service --------------------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void conf_fill(const struct fixture *fx, struct xf_response_conf *c, enum xf_resp_mode mode)
+{
+    struct xf_connector_conf *cc = &c->connectors[0];
+    char url[96];
+
+    xf_response_conf_init(c);
+    c->policy.mode = mode;
+    c->policy.backoff_base_ms = 10;
+    c->policy.backoff_max_ms = 40;
+    c->policy.poll_interval_ms = 20;
+    c->policy.timeout_ms = 300;
+    c->policy.max_attempts = 3;
+    c->policy.notify_incidents = 0;
+    c->policy.protected_hosts[0] = xf_strdup("dc-*");
+    c->policy.n_protected = 1;
+    c->audit_log = xf_strdup(fx->audit);
+    snprintf(url, sizeof(url), "%s/hook", fx->base);
+    cc->name = xf_strdup("hook");
+    cc->type = xf_strdup("webhook");
+    cc->params[0].key = xf_strdup("url");
+    cc->params[0].value = xf_strdup(url);
+    cc->params[1].key = xf_strdup("secret_env");
+    cc->params[1].value = xf_strdup("XF_TEST_LOOP_SECRET");
+    cc->n_params = 2;
+    c->n_connectors = 1;
+}
+
+static void service_start(struct fixture *fx, enum xf_resp_mode mode)
+{
+    struct xf_response_conf c;
+
+    conf_fill(fx, &c, mode);
+    assert_int_equal(xf_response_create(&c, fx->st, &fx->r), 0);
+    xf_response_conf_close(&c);
+}
+
+static void service_stop(struct fixture *fx)
+{
+    xf_response_destroy(fx->r);
+    fx->r = NULL;
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+
+    setenv("XF_TEST_LOOP_SECRET", SECRET, 1);
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/xf-loop-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->db, sizeof(fx->db), "%s/db", fx->dir);
+    snprintf(fx->audit, sizeof(fx->audit), "%s/audit.jsonl", fx->dir);
+    assert_int_equal(xf_store_open(fx->db, NULL, &fx->st), 0);
+    mock_start(fx);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    xf_response_destroy(fx->r);
+    xf_store_close(fx->st);
+    kill(fx->mock, SIGKILL);
+    waitpid(fx->mock, NULL, 0);
+    nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void incident(struct fixture *fx, const char *id, const char *hosts_json)
+{
+    char json[256];
+
+    snprintf(json, sizeof(json),
+             "{\"id\":\"%s\",\"severity\":\"critical\",\"score\":95,\"hosts\":%s,"
+             "\"stages\":[\"execution\",\"c2\"]}",
+             id, hosts_json);
+    assert_int_equal(xf_response_incident(fx->r, json, strlen(json)), 0);
+}
+
+/* The policy's isolate action id for (incident, host). */
+static void policy_id(const char *inc, const char *host, char *id)
+{
+    struct xf_action a;
+
+    memset(&a, 0, sizeof(a));
+    a.kind = XF_ACT_ISOLATE;
+    snprintf(a.incident, sizeof(a.incident), "%s", inc);
+    snprintf(a.host, sizeof(a.host), "%s", host);
+    snprintf(a.connector, sizeof(a.connector), "hook");
+    xf_action_make_id(&a, "");
+    memcpy(id, a.id, sizeof(a.id));
+}
+
+/* The action as the service reports it; 404 -> 0. */
+static int get_action(struct fixture *fx, const char *id, struct xf_action *a)
+{
+    struct xf_resp_request q = {.op = XF_RESP_GET, .action_id = id};
+    struct xf_buf b;
+    int status = 0;
+
+    xf_buf_init(&b);
+    assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
+    if (status == 200)
+        assert_int_equal(xf_action_from_json(b.data, b.len, a), 0);
+    xf_buf_close(&b);
+    return status == 200;
+}
+
+/* Waits (5 s at most) for the action to reach state. */
+static void wait_state(struct fixture *fx, const char *id, enum xf_action_state want,
+                       struct xf_action *a)
+{
+    int64_t end = mono_ms() + 5000;
+
+    while (mono_ms() < end) {
+        if (get_action(fx, id, a) && a->state == want)
+            return;
+        sleep_ms(10);
+    }
+    fail_msg("action %s did not reach %s", id, xf_action_state_name(want));
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+static void test_auto_mode_isolates_once_with_a_valid_signature(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_response_stats s;
+    struct xf_action a;
+    char id[XF_ACTION_ID_LEN];
+    json_t *ms;
+
+    service_start(fx, XF_MODE_AUTO);
+    policy_id("inc-1", "ws-1", id);
+    incident(fx, "inc-1", "[\"ws-1\"]");
+    incident(fx, "inc-1", "[\"ws-1\"]");
+    wait_state(fx, id, XF_AS_CONFIRMED, &a);
+    incident(fx, "inc-1", "[\"ws-1\"]");
+    sleep_ms(100);
+    assert_int_equal(a.attempts, 1);
+    assert_int_equal(mock_requests(fx), 1);
+    assert_int_equal(mock_deliveries_of(fx, id), 1);
+    assert_int_equal(mock_int(fx, "bad_signatures"), 0);
+    ms = mock_state(fx);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ms, "isolated"), 0)),
+                        "ws-1");
+    json_decref(ms);
+    xf_response_get_stats(fx->r, &s);
+    assert_int_equal(s.planned, 1);
+    assert_int_equal(s.confirmed, 1);
+    assert_int_equal(s.pending, 0);
+}
+
+static void test_approve_mode_sends_only_after_approval(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_resp_request q = {.op = XF_RESP_APPROVE, .actor = "alice"};
+    struct xf_action a;
+    char id[XF_ACTION_ID_LEN];
+    struct xf_buf b;
+    int status = 0;
+
+    service_start(fx, XF_MODE_APPROVE);
+    policy_id("inc-2", "ws-2", id);
+    incident(fx, "inc-2", "[\"ws-2\"]");
+    wait_state(fx, id, XF_AS_PLANNED, &a);
+    sleep_ms(150);
+    assert_int_equal(mock_requests(fx), 0);
+    q.action_id = id;
+    xf_buf_init(&b);
+    assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
+    assert_int_equal(status, 200);
+    xf_buf_close(&b);
+    wait_state(fx, id, XF_AS_CONFIRMED, &a);
+    assert_int_equal(mock_deliveries_of(fx, id), 1);
+    /* approving again is a conflict, not a second send */
+    xf_buf_init(&b);
+    assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
+    assert_int_equal(status, 409);
+    xf_buf_close(&b);
+}
+
+static void test_429_with_retry_after_waits_then_confirms(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_action a;
+    char id[XF_ACTION_ID_LEN];
+    int64_t t0;
+
+    ctl_post(fx, "/_mock/fault", "{\"mode\":\"429\",\"retry_after\":1}");
+    service_start(fx, XF_MODE_AUTO);
+    policy_id("inc-3", "ws-3", id);
+    t0 = mono_ms();
+    incident(fx, "inc-3", "[\"ws-3\"]");
+    wait_state(fx, id, XF_AS_CONFIRMED, &a);
+    assert_true(mono_ms() - t0 >= 950);
+    assert_int_equal(a.attempts, 2);
+    assert_int_equal(mock_requests(fx), 2);
+    assert_int_equal(mock_deliveries_of(fx, id), 1);
+}
+
+static void test_500s_fail_the_action_after_max_attempts(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_response_stats s;
+    struct xf_action a;
+    char id[XF_ACTION_ID_LEN];
+
+    ctl_post(fx, "/_mock/fault", "{\"mode\":\"500\",\"count\":10}");
+    service_start(fx, XF_MODE_AUTO);
+    policy_id("inc-4", "ws-4", id);
+    incident(fx, "inc-4", "[\"ws-4\"]");
+    wait_state(fx, id, XF_AS_FAILED, &a);
+    assert_int_equal(a.attempts, 3);
+    assert_int_equal(mock_requests(fx), 3);
+    assert_non_null(strstr(a.last_error, "HTTP 500"));
+    xf_response_get_stats(fx->r, &s);
+    assert_int_equal(s.failed, 1);
+    assert_int_equal(s.retries, 2);
+}
+
+static void test_a_hang_times_out_and_is_retried(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_action a;
+    char id[XF_ACTION_ID_LEN];
+
+    ctl_post(fx, "/_mock/fault", "{\"mode\":\"hang\"}");
+    service_start(fx, XF_MODE_AUTO);
+    policy_id("inc-5", "ws-5", id);
+    incident(fx, "inc-5", "[\"ws-5\"]");
+    wait_state(fx, id, XF_AS_CONFIRMED, &a);
+    assert_int_equal(a.attempts, 2);
+    assert_int_equal(mock_deliveries_of(fx, id), 1);
+}
+
+static void test_protected_host_is_never_sent(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_resp_request q = {.op = XF_RESP_ISOLATE, .host = "DC-01", .actor = "alice"};
+    struct xf_response_stats s;
+    struct xf_action a;
+    char id_dc[XF_ACTION_ID_LEN], id_ws[XF_ACTION_ID_LEN];
+    struct xf_buf b;
+    int status = 0;
+    json_t *ms;
+
+    service_start(fx, XF_MODE_AUTO);
+    policy_id("inc-6", "dc-01", id_dc);
+    policy_id("inc-6", "ws-6", id_ws);
+    incident(fx, "inc-6", "[\"dc-01\",\"ws-6\"]");
+    wait_state(fx, id_ws, XF_AS_CONFIRMED, &a);
+    assert_false(get_action(fx, id_dc, &a));
+    xf_buf_init(&b);
+    assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
+    assert_int_equal(status, 409);
+    assert_non_null(strstr(b.data, "host_protected"));
+    xf_buf_close(&b);
+    sleep_ms(100);
+    ms = mock_state(fx);
+    assert_int_equal(json_array_size(json_object_get(ms, "isolated")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ms, "isolated"), 0)),
+                        "ws-6");
+    json_decref(ms);
+    xf_response_get_stats(fx->r, &s);
+    assert_int_equal(s.blocked_protected, 2);
+}
+
+static void test_restart_resumes_an_approved_action_and_never_resends_a_confirmed_one(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_action a;
+    char id[XF_ACTION_ID_LEN];
+    size_t before;
+
+    /* the first send hangs; the service stops with it in flight (as a kill would) */
+    ctl_post(fx, "/_mock/fault", "{\"mode\":\"hang\"}");
+    service_start(fx, XF_MODE_AUTO);
+    policy_id("inc-7", "ws-7", id);
+    incident(fx, "inc-7", "[\"ws-7\"]");
+    while (mock_requests(fx) < 1)
+        sleep_ms(10);
+    service_stop(fx);
+    {
+        struct xf_outbox *ob;
+
+        assert_int_equal(xf_outbox_open(fx->st, &ob), 0);
+        assert_int_equal(xf_outbox_get(ob, id, &a), 0);
+        xf_outbox_close(ob);
+    }
+    assert_int_equal(a.state, XF_AS_APPROVED);
+    assert_int_equal(a.attempts, 1);
+
+    /* the stored action is approved with one attempt counted; a restart sends it again */
+    service_start(fx, XF_MODE_AUTO);
+    wait_state(fx, id, XF_AS_CONFIRMED, &a);
+    assert_int_equal(a.attempts, 2);
+    assert_int_equal(mock_deliveries_of(fx, id), 1);
+    service_stop(fx);
+
+    /* confirmed: a restart and the same incident handed over again send nothing */
+    before = mock_requests(fx);
+    service_start(fx, XF_MODE_AUTO);
+    incident(fx, "inc-7", "[\"ws-7\"]");
+    sleep_ms(200);
+    assert_int_equal(mock_requests(fx), before);
+    assert_true(get_action(fx, id, &a));
+    assert_int_equal(a.state, XF_AS_CONFIRMED);
+}
+
+static void test_manual_isolate_is_idempotent_by_key_and_pending_blocks_another(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_resp_request q = {
+        .op = XF_RESP_ISOLATE, .host = "ws-8", .actor = "alice", .idem_key = "k-1"};
+    struct xf_action a1, a2;
+    struct xf_buf b;
+    int status = 0;
+
+    ctl_post(fx, "/_mock/fault", "{\"mode\":\"hang\"}");
+    service_start(fx, XF_MODE_APPROVE);
+    xf_buf_init(&b);
+    assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
+    assert_int_equal(status, 201);
+    assert_int_equal(xf_action_from_json(b.data, b.len, &a1), 0);
+    assert_string_equal(a1.requested_by, "alice");
+    xf_buf_reset(&b);
+    assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
+    assert_int_equal(status, 200);
+    assert_int_equal(xf_action_from_json(b.data, b.len, &a2), 0);
+    assert_string_equal(a1.id, a2.id);
+    xf_buf_reset(&b);
+    q.idem_key = "k-2";
+    assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
+    assert_int_equal(status, 409);
+    assert_non_null(strstr(b.data, a1.id));
+    xf_buf_close(&b);
+    wait_state(fx, a1.id, XF_AS_CONFIRMED, &a2);
+}
+
+static void test_audit_log_has_one_json_line_per_decision(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_action a;
+    char id[XF_ACTION_ID_LEN], line[2048];
+    int n = 0, planned = 0, confirmed = 0;
+    FILE *f;
+
+    service_start(fx, XF_MODE_AUTO);
+    policy_id("inc-9", "ws-9", id);
+    incident(fx, "inc-9", "[\"ws-9\"]");
+    wait_state(fx, id, XF_AS_CONFIRMED, &a);
+    assert_int_equal(xf_response_audit(fx->r, "isolate", "failure", NULL, "{\"status\":401}"), 0);
+    service_stop(fx);
+    assert_non_null(f = fopen(fx->audit, "r"));
+    while (fgets(line, sizeof(line), f)) {
+        json_t *j = json_loads(line, 0, NULL);
+        json_t *act;
+
+        assert_non_null(j);
+        assert_non_null(json_object_get(j, "@timestamp"));
+        act = json_object_get(json_object_get(j, "xdrflow"), "action");
+        if (act && strcmp(json_string_value(json_object_get(act, "state")), "approved") == 0)
+            planned++;
+        if (act && strcmp(json_string_value(json_object_get(act, "state")), "confirmed") == 0) {
+            confirmed++;
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(j, "event"), "outcome")),
+                "success");
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(j, "host"), "name")), "ws-9");
+        }
+        json_decref(j);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(planned, 1); /* then "sending", "confirmed" and the API's line */
+    assert_int_equal(confirmed, 1);
+    assert_int_equal(n, 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_auto_mode_isolates_once_with_a_valid_signature, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_approve_mode_sends_only_after_approval, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_429_with_retry_after_waits_then_confirms, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_500s_fail_the_action_after_max_attempts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_hang_times_out_and_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_protected_host_is_never_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_restart_resumes_an_approved_action_and_never_resends_a_confirmed_one, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_manual_isolate_is_idempotent_by_key_and_pending_blocks_another, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_log_has_one_json_line_per_decision, setup,
+                                        teardown),
+    };
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
