@@ -41,7 +41,7 @@ struct cx_state {
 };
 
 static const char *const cx_keys[] = {"base_url",  "key_env",    "key_file", "key_id",
-                                      "auth_type", "tls_verify", "ca_file"};
+                                      "auth_type", "tls_verify", "ca_file",  "actions"};
 
 static void cx_destroy(void *state)
 {

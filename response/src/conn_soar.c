@@ -37,8 +37,9 @@ struct soar_state {
     char *label; /* splunk_soar container label */
 };
 
-static const char *const soar_keys[] = {"shape",      "url",   "base_url",   "token_env",
-                                        "token_file", "label", "tls_verify", "ca_file"};
+static const char *const soar_keys[] = {"shape",      "url",        "base_url",
+                                        "token_env",  "token_file", "label",
+                                        "tls_verify", "ca_file",    "actions"};
 
 static void soar_destroy(void *state)
 {

@@ -33,8 +33,8 @@ struct v1_state {
     size_t n_devices;
 };
 
-static const char *const v1_keys[] = {"base_url", "token_env", "token_file", "tls_verify",
-                                      "ca_file"};
+static const char *const v1_keys[] = {"base_url",   "token_env", "token_file",
+                                      "tls_verify", "actions",   "ca_file"};
 
 static void v1_destroy(void *state)
 {
