@@ -171,8 +171,8 @@ int xf_policy_host_protected(const struct xf_policy_conf *p, const char *host);
 /* What the policy reads of an incident JSON (the public shape: BRIEF "Incident JSON"). */
 struct xf_incident_summary {
     char id[32];
-    int severity; /* xf_severity_rank of "severity"; -1 when absent or unknown */
-    int score;    /* "score"; 0 when absent */
+    int severity;  /* xf_severity_rank of "severity"; -1 when absent or unknown */
+    int score;     /* "score"; 0 when absent */
     char **stages; /* "stages" (owned) */
     size_t n_stages;
     char **hosts; /* "hosts" (owned) */
