@@ -177,9 +177,10 @@ static void re_free(void *ptr, void *ud)
     xf_free(ptr);
 }
 
-/* Compiles one pattern (the part after "re:"), case-insensitive. NULL on error, with why. */
+/* Compiles one pattern (the part after "re:"), case-insensitive. NULL on error, with why and
+ * *rc (XF_ECONFIG, or XF_ENOMEM when PCRE2 could not allocate). */
 static pcre2_code *re_compile(const char *pat, pcre2_compile_context *cctx, char *why,
-                              size_t why_len)
+                              size_t why_len, int *rc)
 {
     PCRE2_UCHAR msg[128];
     PCRE2_SIZE off = 0;
@@ -187,7 +188,9 @@ static pcre2_code *re_compile(const char *pat, pcre2_compile_context *cctx, char
     pcre2_code *code =
         pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_CASELESS, &err, &off, cctx);
 
-    if (!code && why) {
+    if (!code)
+        *rc = err == PCRE2_ERROR_HEAP_FAILED ? XF_ENOMEM : XF_ECONFIG;
+    if (!code && why && *rc == XF_ECONFIG) {
         pcre2_get_error_message(err, msg, sizeof msg);
         snprintf(why, why_len, "protected_hosts: bad regex '%s' at offset %zu: %s", pat,
                  (size_t)off, (const char *)msg);
@@ -222,11 +225,9 @@ static struct compiled *compile_all(const struct xf_policy_conf *p, char *why, s
         if (!e || strncmp(e, RE_PREFIX, strlen(RE_PREFIX)) != 0)
             continue;
         c->pat[c->n] = e;
-        c->code[c->n] = re_compile(e + strlen(RE_PREFIX), c->cctx, why, why_len);
-        if (!c->code[c->n]) {
-            *rc = XF_ECONFIG;
+        c->code[c->n] = re_compile(e + strlen(RE_PREFIX), c->cctx, why, why_len, rc);
+        if (!c->code[c->n])
             goto fail;
-        }
         c->n++;
     }
     *rc = 0;
@@ -372,9 +373,9 @@ static int entry_matches(const struct xf_policy_conf *p, const char *e, const ch
     if (!strncmp(e, RE_PREFIX, strlen(RE_PREFIX))) {
         pcre2_code *code = cached_code(p, e);
         pcre2_code *own = NULL;
-        int rc;
+        int rc = 0;
         if (!code)
-            code = own = re_compile(e + strlen(RE_PREFIX), NULL, NULL, 0);
+            code = own = re_compile(e + strlen(RE_PREFIX), NULL, NULL, 0, &rc);
         rc = code ? re_match(code, name, strlen(name)) : XF_ECONFIG;
         pcre2_code_free(own);
         return rc != 0;

@@ -381,6 +381,30 @@ static void test_from_json_rejects_an_embedded_nul_and_out_of_range_integers(voi
     }
 }
 
+static void test_to_json_under_allocation_failures_leaves_the_buffer_as_it_was(void **state)
+{
+    struct xf_action a;
+    struct xf_buf b;
+    int rc = XF_ENOMEM;
+
+    (void)state;
+    full_action(&a);
+    for (long n = 0; rc == XF_ENOMEM && n < 1000; n++) {
+        xf_buf_init(&b);
+        assert_int_equal(xf_buf_appends(&b, "x"), 0);
+        xf_alloc_fail_after(n);
+        rc = xf_action_to_json(&a, &b);
+        xf_alloc_fail_after(-1);
+        if (rc) {
+            assert_int_equal(rc, XF_ENOMEM);
+            assert_int_equal(b.len, 1);
+            assert_string_equal(b.data, "x");
+        }
+        xf_buf_close(&b);
+    }
+    assert_int_equal(rc, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_from_json_rejects_unknown_names_and_missing_required_keys),
         cmocka_unit_test(test_from_json_rejects_a_value_too_long_for_its_field),
         cmocka_unit_test(test_from_json_rejects_an_embedded_nul_and_out_of_range_integers),
+        cmocka_unit_test(test_to_json_under_allocation_failures_leaves_the_buffer_as_it_was),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -419,6 +419,43 @@ static void test_backoff_doubles_up_to_the_cap_with_full_jitter(void **state)
     assert_int_equal(xf_backoff_ms(&p, 2000000000, 0.9), 0);
 }
 
+static void test_copy_and_summary_under_allocation_failures_never_leak(void **state)
+{
+    struct xf_policy_conf p;
+    struct xf_policy_conf q;
+    struct xf_incident_summary s;
+    int rc = XF_ENOMEM;
+
+    (void)state;
+    xf_policy_conf_init(&p);
+    add_protected(&p, "re:^dc\\d+$");
+    add_protected(&p, "mail-*");
+    add_stage(&p, "c2");
+    add_tag(&p, "mail-01", "mail_server");
+    for (long n = 0; rc == XF_ENOMEM && n < 1000; n++) {
+        xf_alloc_fail_after(n);
+        rc = xf_policy_conf_copy(&q, &p);
+        if (!rc)
+            rc = xf_policy_conf_compile(&q, NULL, 0);
+        xf_alloc_fail_after(-1);
+        if (rc)
+            assert_int_equal(rc, XF_ENOMEM);
+        xf_policy_conf_close(&q);
+    }
+    assert_int_equal(rc, 0);
+    rc = XF_ENOMEM;
+    for (long n = 0; rc == XF_ENOMEM && n < 1000; n++) {
+        xf_alloc_fail_after(n);
+        rc = xf_incident_summary_parse(incident_json, strlen(incident_json), &s);
+        xf_alloc_fail_after(-1);
+        if (rc)
+            assert_int_equal(rc, XF_ENOMEM);
+        xf_incident_summary_close(&s);
+    }
+    assert_int_equal(rc, 0);
+    xf_policy_conf_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_qualifies_only_with_one_of_the_listed_stages),
         cmocka_unit_test(test_rate_allows_a_burst_then_refills_at_the_rate),
         cmocka_unit_test(test_backoff_doubles_up_to_the_cap_with_full_jitter),
+        cmocka_unit_test(test_copy_and_summary_under_allocation_failures_never_leak),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
