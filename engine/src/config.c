@@ -16,17 +16,25 @@
 
 #include <yaml.h>
 
+#include "connector.h" /* xf_connector_find: unknown connector types are config errors */
+#include "xf/api.h"
 #include "xf/daemon.h"
+#include "xf/response.h"
 
 enum key_type {
-    T_STR,      /* char * */
-    T_BOOL,     /* int 0/1 */
-    T_INT,      /* int within [min, max] */
-    T_DURATION, /* int64_t milliseconds, "90s", "5m", ... */
-    T_ENUM,     /* char *, one of choices */
-    T_LIST,     /* char *[] with a count (rules.paths) */
-    T_TOPICS,   /* struct xf_topic_conf[] (kafka.topics) */
-    T_PROPS,    /* "name=value" strings from a mapping (kafka.properties) */
+    T_STR,        /* char * */
+    T_BOOL,       /* int 0/1 */
+    T_INT,        /* int within [min, max] */
+    T_DURATION,   /* int64_t milliseconds, "90s", "5m", ... */
+    T_ENUM,       /* char *, one of choices */
+    T_LIST,       /* char *[] with a count (rules.paths) */
+    T_TOPICS,     /* struct xf_topic_conf[] (kafka.topics) */
+    T_PROPS,      /* "name=value" strings from a mapping (kafka.properties) */
+    T_CHOICE,     /* int: the index of the value in choices (response.mode, min_severity) */
+    T_DOUBLE,     /* double within [min, max] */
+    T_TOKENS,     /* struct xf_token_conf[] (api.tokens) */
+    T_HOST_TAGS,  /* struct xf_host_tag[] from {host: [tags]} (response.host_tags) */
+    T_CONNECTORS, /* struct xf_connector_conf[] (response.connectors) */
 };
 
 struct key_def {
@@ -44,6 +52,10 @@ struct key_def {
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const roles[] = {"none", "read", "respond", "admin", NULL};
+/* in enum order: the index is the value */
+static const char *const resp_modes[] = {"off", "dry_run", "approve", "auto", NULL};
+static const char *const severities[] = {"low", "medium", "high", "critical", NULL};
 
 #define F(field) offsetof(struct xf_config, field)
 
@@ -74,7 +86,63 @@ static const struct key_def keys[] = {
     {"correlation.lateness", T_DURATION, F(lateness_ms), 0, 0, 0, 0, NULL, "10m", NULL,
      "How late (in event time) a record may arrive and still join its partners."},
     {"api.listen", T_STR, F(api_listen), 0, 0, 0, 0, NULL, "127.0.0.1:8080", "XDRFLOW_API_LISTEN",
-     "Address of the HTTP listener (/metrics, /healthz, /readyz); empty turns it off."},
+     "Address of the HTTP listener (/api/v1, /metrics, /healthz, /readyz); empty turns it off."},
+    {"api.tokens", T_TOKENS, F(api_tokens), F(n_api_tokens), XF_MAX_TOKENS, 0, 0, NULL, "(none)",
+     "XDRFLOW_TOKEN_<NAME>",
+     "Bearer tokens, each {name, role, token_env | token_file}; role is read, respond (also "
+     "read) or admin. The secret comes from the environment variable or file, never from this "
+     "file (a literal `token:` is an error); XDRFLOW_TOKEN_<NAME> overrides both. Without "
+     "tokens every /api/v1 request is refused (401)."},
+    {"api.metrics_role", T_ENUM, F(api_metrics_role), 0, 0, 0, 0, roles, "none", NULL,
+     "Role a token needs to read /metrics: none, read, respond or admin."},
+    {"api.max_body", T_INT, F(api_max_body), 0, 0, 1024, 16 << 20, NULL, "65536", NULL,
+     "Largest request body in bytes; a larger one is refused with 413."},
+    {"response.mode", T_CHOICE, F(response.policy.mode), 0, 0, 0, 0, resp_modes, "approve", NULL,
+     "off (no actions), dry_run (recorded, never sent), approve (isolations wait for "
+     "POST /api/v1/actions/{id}/approve) or auto."},
+    {"response.min_severity", T_CHOICE, F(response.policy.min_severity), 0, 0, 0, 0, severities,
+     "high", NULL,
+     "Lowest incident severity that plans an isolation: low, medium, high, critical."},
+    {"response.min_score", T_INT, F(response.policy.min_score), 0, 0, 0, 100, NULL, "0", NULL,
+     "Lowest incident score (0-100) that plans an isolation."},
+    {"response.stages", T_LIST, F(response.policy.stages), F(response.policy.n_stages),
+     XF_RESP_MAX_LIST, 0, 0, NULL, "(any)", NULL,
+     "The incident must have reached one of these stages (c2, lateral_movement, ...); empty: "
+     "any."},
+    {"response.protected_hosts", T_LIST, F(response.policy.protected_hosts),
+     F(response.policy.n_protected), XF_RESP_MAX_LIST, 0, 0, NULL, "(none)", NULL,
+     "Hosts never isolated, whatever the severity: a glob (\"dc-*\", case-insensitive), "
+     "\"re:<PCRE2>\" or \"tag:<tag>\"."},
+    {"response.host_tags", T_HOST_TAGS, F(response.policy.host_tags),
+     F(response.policy.n_host_tags), XF_RESP_MAX_LIST, 0, 0, NULL, "(none)", NULL,
+     "Tags of hosts, {host: [tag, ...]}, for \"tag:\" entries of protected_hosts."},
+    {"response.max_actions_per_min", T_DOUBLE, F(response.policy.max_actions_per_min), 0, 0, 0,
+     100000, NULL, "10", NULL, "Rate of isolations the policy may plan (token bucket)."},
+    {"response.burst", T_INT, F(response.policy.burst), 0, 0, 1, 100000, NULL, "5", NULL,
+     "Isolations the policy may plan at once before the rate applies."},
+    {"response.auto_release", T_BOOL, F(response.policy.auto_release), 0, 0, 0, 0, NULL, "false",
+     NULL, "Release hosts by policy; by default only on request (POST .../release)."},
+    {"response.max_attempts", T_INT, F(response.policy.max_attempts), 0, 0, 1, 1000, NULL, "5",
+     NULL, "Sends tried before an action fails (and raises an alert)."},
+    {"response.backoff_base_ms", T_INT, F(response.policy.backoff_base_ms), 0, 0, 1, 3600000, NULL,
+     "1000", NULL, "First retry delay in ms, doubled per attempt with full jitter."},
+    {"response.backoff_max_ms", T_INT, F(response.policy.backoff_max_ms), 0, 0, 1, 86400000, NULL,
+     "60000", NULL, "Longest retry delay in ms (a vendor's Retry-After may ask for more)."},
+    {"response.poll_interval_ms", T_INT, F(response.policy.poll_interval_ms), 0, 0, 10, 3600000,
+     NULL, "2000", NULL, "Delay between status polls of an accepted action, in ms."},
+    {"response.max_polls", T_INT, F(response.policy.max_polls), 0, 0, 1, 1000000, NULL, "150", NULL,
+     "Polls per attempt before the attempt counts as timed out."},
+    {"response.timeout_ms", T_INT, F(response.policy.timeout_ms), 0, 0, 100, 600000, NULL, "10000",
+     NULL, "Timeout of one HTTP request to a connector, in ms."},
+    {"response.notify_incidents", T_BOOL, F(response.policy.notify_incidents), 0, 0, 0, 0, NULL,
+     "true", NULL, "Send new and updated incidents to the connectors that take notifications."},
+    {"response.audit_log", T_STR, F(response.audit_log), 0, 0, 0, 0, NULL, "(the log)", NULL,
+     "JSON-lines file of every decision and state-changing API request; empty: the log."},
+    {"response.connectors", T_CONNECTORS, F(response.connectors), F(response.n_connectors),
+     XF_RESP_MAX_CONNECTORS, 0, 0, NULL, "(none)", NULL,
+     "Connectors, each {name, type, <key>: <value>..., devices: {host: device id}}; type is one "
+     "of the connector types (docs/response.md), which checks its own keys. Secrets only as "
+     "<key>_env or <key>_file."},
     {"log.level", T_ENUM, F(log_level), 0, 0, 0, 0, log_levels, "info", "XDRFLOW_LOG_LEVEL",
      "error, warn, info or debug."},
     {"log.format", T_ENUM, F(log_format), 0, 0, 0, 0, log_formats, "text", NULL,
@@ -107,6 +175,21 @@ static size_t *field_count(struct xf_config *cfg, const struct key_def *k)
     return (size_t *)((char *)cfg + k->off_count);
 }
 
+/* Keys under response: live in cfg->response, which conf.c closes and copies as a whole. */
+static int is_response_key(const struct key_def *k)
+{
+    return strncmp(k->name, "response.", 9) == 0;
+}
+
+static void token_free(struct xf_token_conf *t)
+{
+    xf_free(t->name);
+    xf_free(t->role);
+    xf_free(t->token_env);
+    xf_free(t->token_file);
+    memset(t, 0, sizeof *t);
+}
+
 static int set_str(char **slot, const char *val)
 {
     char *copy = xf_strdup(val);
@@ -126,6 +209,27 @@ static void clear_list(struct xf_config *cfg, const struct key_def *k)
         if (k->type == T_TOPICS) {
             xf_free(cfg->topics[i].name);
             cfg->topics[i].name = NULL;
+        } else if (k->type == T_TOKENS) {
+            token_free(&cfg->api_tokens[i]);
+        } else if (k->type == T_HOST_TAGS) {
+            struct xf_host_tag *t = &cfg->response.policy.host_tags[i];
+            xf_free(t->host);
+            for (size_t j = 0; j < t->n_tags; j++)
+                xf_free(t->tags[j]);
+            memset(t, 0, sizeof *t);
+        } else if (k->type == T_CONNECTORS) {
+            struct xf_connector_conf *c = &cfg->response.connectors[i];
+            xf_free(c->name);
+            xf_free(c->type);
+            for (size_t j = 0; j < c->n_params; j++) {
+                xf_free(c->params[j].key);
+                xf_free(c->params[j].value);
+            }
+            for (size_t j = 0; j < c->n_devices; j++) {
+                xf_free(c->devices[j].host);
+                xf_free(c->devices[j].device_id);
+            }
+            memset(c, 0, sizeof *c);
         } else {
             char **items = field_str(cfg, k);
             xf_free(items[i]);
@@ -208,6 +312,7 @@ static int set_scalar(struct xf_config *cfg, const struct key_def *k, const char
         }
         break;
     }
+    case T_CHOICE:
     case T_ENUM:
         if (!in_choices(k->choices, val)) {
             struct xf_buf b;
@@ -218,10 +323,29 @@ static int set_scalar(struct xf_config *cfg, const struct key_def *k, const char
                      val);
             xf_buf_close(&b);
             rc = XF_EINVAL;
+        } else if (k->type == T_CHOICE) {
+            int idx = 0;
+            while (strcmp(k->choices[idx], val) != 0)
+                idx++;
+            *field_int(cfg, k) = idx;
         } else {
             rc = set_str(field_str(cfg, k), val);
         }
         break;
+    case T_DOUBLE: {
+        char *end = NULL;
+        double v;
+        errno = 0;
+        v = strtod(val, &end);
+        if (errno || end == val || *end || !(v >= (double)k->min_i && v <= (double)k->max_i)) {
+            snprintf(why, why_len, "%s: expected a number from %ld to %ld, got '%s'", k->name,
+                     k->min_i, k->max_i, val);
+            rc = XF_EINVAL;
+        } else {
+            *(double *)((char *)cfg + k->off) = v;
+        }
+        break;
+    }
     default:
         snprintf(why, why_len, "%s: expected a list", k->name);
         rc = XF_EINVAL;
@@ -246,9 +370,11 @@ int xf_config_init(struct xf_config *cfg)
     int rc = 0;
 
     memset(cfg, 0, sizeof *cfg);
+    xf_response_conf_init(&cfg->response);
     for (size_t i = 0; i < XF_ARRAY_LEN(keys) && !rc; i++) {
         const struct key_def *k = &keys[i];
-        if (k->type == T_LIST || k->type == T_PROPS || !k->def || k->def[0] == '(')
+        if (k->type == T_LIST || k->type == T_PROPS || k->type == T_TOKENS ||
+            k->type == T_HOST_TAGS || k->type == T_CONNECTORS || !k->def || k->def[0] == '(')
             continue;
         if (k->type == T_TOPICS)
             continue;
@@ -272,15 +398,29 @@ void xf_config_close(struct xf_config *cfg)
         return;
     for (size_t i = 0; i < XF_ARRAY_LEN(keys); i++) {
         const struct key_def *k = &keys[i];
-        if (k->type == T_LIST || k->type == T_TOPICS || k->type == T_PROPS)
+        if (is_response_key(k))
+            continue;
+        if (k->type == T_LIST || k->type == T_TOPICS || k->type == T_PROPS || k->type == T_TOKENS)
             clear_list(cfg, k);
         else if (k->type == T_STR || k->type == T_ENUM) {
             xf_free(*field_str(cfg, k));
             *field_str(cfg, k) = NULL;
         }
     }
+    xf_response_conf_close(&cfg->response);
     xf_free(cfg->source);
     cfg->source = NULL;
+}
+
+static int token_copy(struct xf_token_conf *d, const struct xf_token_conf *s)
+{
+    const char *src[4] = {s->name, s->role, s->token_env, s->token_file};
+    char **dst[4] = {&d->name, &d->role, &d->token_env, &d->token_file};
+
+    for (size_t i = 0; i < 4; i++)
+        if (src[i] && !(*dst[i] = xf_strdup(src[i])))
+            return XF_ENOMEM;
+    return 0;
 }
 
 int xf_config_copy(struct xf_config *dst, const struct xf_config *src)
@@ -291,7 +431,14 @@ int xf_config_copy(struct xf_config *dst, const struct xf_config *src)
     for (size_t i = 0; i < XF_ARRAY_LEN(keys) && !rc; i++) {
         const struct key_def *k = &keys[i];
         struct xf_config *s = (struct xf_config *)src;
-        if (k->type == T_STR || k->type == T_ENUM) {
+        if (is_response_key(k))
+            continue;
+        if (k->type == T_TOKENS) {
+            for (size_t j = 0; j < src->n_api_tokens && !rc; j++) {
+                dst->n_api_tokens++;
+                rc = token_copy(&dst->api_tokens[j], &src->api_tokens[j]);
+            }
+        } else if (k->type == T_STR || k->type == T_ENUM) {
             if (*field_str(s, k))
                 rc = set_str(field_str(dst, k), *field_str(s, k));
         } else if (k->type == T_LIST || k->type == T_PROPS) {
@@ -315,6 +462,8 @@ int xf_config_copy(struct xf_config *dst, const struct xf_config *src)
             *field_int(dst, k) = *(const int *)((const char *)src + k->off);
         }
     }
+    if (!rc)
+        rc = xf_response_conf_copy(&dst->response, &src->response);
     if (!rc && src->source && !(dst->source = xf_strdup(src->source)))
         rc = XF_ENOMEM;
     if (rc)
@@ -670,6 +819,278 @@ static int load_props(struct xf_config *cfg, const struct key_def *k, const stru
     return rc;
 }
 
+/* The scalar value of a map entry, or NULL (reported) when it is a list or mapping. */
+static const char *entry_value(struct loader *ld, const char *where, const struct ynode *key,
+                               const struct ynode *val)
+{
+    if (val->kind != Y_SCALAR) {
+        add_error(ld, val->line, "%s.%s: expected a value, got %s", where, key->str,
+                  kind_name(val->kind));
+        return NULL;
+    }
+    return val->str;
+}
+
+static int load_token(struct xf_config *cfg, const struct key_def *k, const struct ynode *it,
+                      struct loader *ld)
+{
+    const char *f[4] = {NULL, NULL, NULL, NULL}; /* name, role, token_env, token_file */
+    static const char *const names[4] = {"name", "role", "token_env", "token_file"};
+    struct xf_token_conf *t;
+    int bad = 0;
+
+    if (it->kind != Y_MAP) {
+        add_error(ld, it->line, "%s: expected {name, role, token_env | token_file} items", k->name);
+        return 0;
+    }
+    for (size_t j = 0; j + 1 < it->n; j += 2) {
+        const struct ynode *tk = it->kids[j], *tv = it->kids[j + 1];
+        const char *v;
+        size_t slot = 4;
+        if (tk->kind != Y_SCALAR || is_duplicate(ld, it, j, "api.tokens[].")) {
+            bad = 1;
+            continue;
+        }
+        if (strcmp(tk->str, "token") == 0) {
+            add_error(ld, tk->line,
+                      "api.tokens[].token: a literal token is refused (secrets never sit in the "
+                      "config file); use token_env or token_file");
+            bad = 1;
+            continue;
+        }
+        for (size_t n = 0; n < 4; n++)
+            if (strcmp(tk->str, names[n]) == 0)
+                slot = n;
+        if (slot == 4) {
+            add_error(ld, tk->line,
+                      "unknown key 'api.tokens[].%s' (known: name, role, token_env, token_file)",
+                      tk->str);
+            bad = 1;
+            continue;
+        }
+        if (!(v = entry_value(ld, "api.tokens[]", tk, tv)) || !v[0]) {
+            if (v)
+                add_error(ld, tv->line, "api.tokens[].%s: must not be empty", tk->str);
+            bad = 1;
+            continue;
+        }
+        f[slot] = v;
+        if (slot == 1 && xf_api_role_parse(v) <= XF_ROLE_NONE) {
+            add_error(ld, tv->line, "api.tokens[].role: expected read, respond or admin, got '%s'",
+                      v);
+            bad = 1;
+        }
+    }
+    if (!f[0] || !f[1]) {
+        add_error(ld, it->line, "api.tokens[]: a token needs a name and a role");
+        bad = 1;
+    }
+    if (f[2] && f[3]) {
+        add_error(ld, it->line, "api.tokens[]: token_env and token_file are exclusive");
+        bad = 1;
+    }
+    for (size_t i = 0; f[0] && i < cfg->n_api_tokens; i++) {
+        if (strcmp(cfg->api_tokens[i].name, f[0]) == 0) {
+            add_error(ld, it->line, "api.tokens[]: the name '%s' is used twice", f[0]);
+            bad = 1;
+        }
+    }
+    if (bad)
+        return 0;
+    if (cfg->n_api_tokens == k->max) {
+        add_error(ld, it->line, "%s: at most %zu tokens", k->name, k->max);
+        return 0;
+    }
+    t = &cfg->api_tokens[cfg->n_api_tokens++];
+    {
+        struct xf_token_conf src = {(char *)f[0], (char *)f[1], (char *)f[2], (char *)f[3]};
+        return token_copy(t, &src);
+    }
+}
+
+static int load_host_tags(struct xf_config *cfg, const struct key_def *k, const struct ynode *v,
+                          struct loader *ld)
+{
+    struct xf_policy_conf *p = &cfg->response.policy;
+
+    if (v->kind != Y_MAP) {
+        add_error(ld, v->line, "%s: expected a mapping {host: [tags]}, got %s", k->name,
+                  kind_name(v->kind));
+        return 0;
+    }
+    clear_list(cfg, k);
+    for (size_t j = 0; j + 1 < v->n; j += 2) {
+        const struct ynode *hk = v->kids[j], *hv = v->kids[j + 1];
+        struct xf_host_tag *t;
+        if (hk->kind != Y_SCALAR || !hk->str[0] || is_duplicate(ld, v, j, "response.host_tags.")) {
+            if (hk->kind != Y_SCALAR || !hk->str[0])
+                add_error(ld, hk->line, "%s: host names must be plain names", k->name);
+            continue;
+        }
+        if (hv->kind == Y_MAP) {
+            add_error(ld, hv->line, "%s.%s: expected a tag or a list of tags", k->name, hk->str);
+            continue;
+        }
+        if (p->n_host_tags == k->max) {
+            add_error(ld, hk->line, "%s: at most %zu hosts", k->name, k->max);
+            break;
+        }
+        t = &p->host_tags[p->n_host_tags++];
+        if (!(t->host = xf_strdup(hk->str)))
+            return XF_ENOMEM;
+        for (size_t i = 0; i < (hv->kind == Y_SEQ ? hv->n : 1); i++) {
+            const struct ynode *tag = hv->kind == Y_SEQ ? hv->kids[i] : hv;
+            if (tag->kind != Y_SCALAR || !tag->str[0]) {
+                add_error(ld, tag->line, "%s.%s: tags are non-empty names", k->name, hk->str);
+                continue;
+            }
+            if (t->n_tags == XF_ARRAY_LEN(t->tags)) {
+                add_error(ld, tag->line, "%s.%s: at most %zu tags", k->name, hk->str,
+                          XF_ARRAY_LEN(t->tags));
+                break;
+            }
+            if (!(t->tags[t->n_tags] = xf_strdup(tag->str)))
+                return XF_ENOMEM;
+            t->n_tags++;
+        }
+    }
+    return 0;
+}
+
+/* "webhook, crowdstrike, ..." for messages. */
+static void connector_types(char *out, size_t cap)
+{
+    size_t n = 0, used = 0;
+    const struct xf_connector_ops *const *all = xf_connector_all(&n);
+
+    out[0] = '\0';
+    for (size_t i = 0; i < n && used < cap; i++) {
+        int w = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", all[i]->type);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static int load_devices(struct xf_connector_conf *c, const struct ynode *v, struct loader *ld)
+{
+    if (v->kind != Y_MAP) {
+        add_error(ld, v->line, "response.connectors[].devices: expected {host: device id}, got %s",
+                  kind_name(v->kind));
+        return 0;
+    }
+    for (size_t j = 0; j + 1 < v->n; j += 2) {
+        const struct ynode *hk = v->kids[j], *hv = v->kids[j + 1];
+        if (hk->kind != Y_SCALAR || !hk->str[0] || hv->kind != Y_SCALAR || !hv->str[0]) {
+            add_error(ld, hk->line, "response.connectors[].devices: expected host: device id");
+            continue;
+        }
+        if (is_duplicate(ld, v, j, "response.connectors[].devices."))
+            continue;
+        if (c->n_devices == XF_CONN_MAX_DEVICES) {
+            add_error(ld, hk->line, "response.connectors[].devices: at most %d hosts",
+                      XF_CONN_MAX_DEVICES);
+            break;
+        }
+        c->n_devices++;
+        if (!(c->devices[c->n_devices - 1].host = xf_strdup(hk->str)) ||
+            !(c->devices[c->n_devices - 1].device_id = xf_strdup(hv->str)))
+            return XF_ENOMEM;
+    }
+    return 0;
+}
+
+static int load_connector(struct xf_config *cfg, const struct key_def *k, const struct ynode *it,
+                          struct loader *ld)
+{
+    struct xf_response_conf *r = &cfg->response;
+    struct xf_connector_conf *c;
+    const struct ynode *name = NULL, *type = NULL;
+    int rc = 0;
+
+    if (it->kind != Y_MAP) {
+        add_error(ld, it->line, "%s: expected {name, type, ...} items", k->name);
+        return 0;
+    }
+    if (r->n_connectors == k->max) {
+        add_error(ld, it->line, "%s: at most %zu connectors", k->name, k->max);
+        return 0;
+    }
+    c = &r->connectors[r->n_connectors++];
+    for (size_t j = 0; j + 1 < it->n && !rc; j += 2) {
+        const struct ynode *ck = it->kids[j], *cv = it->kids[j + 1];
+        if (ck->kind != Y_SCALAR || !ck->str[0]) {
+            add_error(ld, ck->line, "%s: keys must be plain names", k->name);
+            continue;
+        }
+        if (is_duplicate(ld, it, j, "response.connectors[]."))
+            continue;
+        if (strcmp(ck->str, "devices") == 0) {
+            rc = load_devices(c, cv, ld);
+            continue;
+        }
+        if (!entry_value(ld, "response.connectors[]", ck, cv))
+            continue;
+        if (strcmp(ck->str, "name") == 0) {
+            name = cv;
+            continue;
+        }
+        if (strcmp(ck->str, "type") == 0) {
+            type = cv;
+            continue;
+        }
+        if (c->n_params == XF_CONN_MAX_PARAMS) {
+            add_error(ld, ck->line, "%s: at most %d keys a connector", k->name, XF_CONN_MAX_PARAMS);
+            continue;
+        }
+        c->n_params++;
+        if (!(c->params[c->n_params - 1].key = xf_strdup(ck->str)) ||
+            !(c->params[c->n_params - 1].value = xf_strdup(cv->str)))
+            rc = XF_ENOMEM;
+    }
+    if (rc)
+        return rc;
+    if (!name || !name->str[0] || !type || !type->str[0]) {
+        add_error(ld, it->line, "%s: a connector needs a name and a type", k->name);
+        return 0;
+    }
+    if (!xf_connector_find(type->str)) {
+        char known[256];
+        connector_types(known, sizeof known);
+        add_error(ld, type->line,
+                  "response.connectors[].type: unknown connector type '%s' "
+                  "(known: %s)",
+                  type->str, known[0] ? known : "none built in");
+    }
+    for (size_t i = 0; i + 1 < r->n_connectors; i++) {
+        if (r->connectors[i].name && strcmp(r->connectors[i].name, name->str) == 0)
+            add_error(ld, name->line, "response.connectors[]: the name '%s' is used twice",
+                      name->str);
+    }
+    if (!(c->name = xf_strdup(name->str)) || !(c->type = xf_strdup(type->str)))
+        return XF_ENOMEM;
+    return 0;
+}
+
+/* A list of mappings, each loaded by one(). The list replaces what was there. */
+static int load_items(struct xf_config *cfg, const struct key_def *k, const struct ynode *v,
+                      struct loader *ld,
+                      int (*one)(struct xf_config *, const struct key_def *, const struct ynode *,
+                                 struct loader *))
+{
+    int rc = 0;
+
+    if (v->kind != Y_SEQ) {
+        if (!(v->kind == Y_SCALAR && v->plain_empty))
+            add_error(ld, v->line, "%s: expected a list, got %s", k->name, kind_name(v->kind));
+        return 0;
+    }
+    clear_list(cfg, k);
+    for (size_t i = 0; i < v->n && !rc; i++)
+        rc = one(cfg, k, v->kids[i], ld);
+    return rc;
+}
+
 static int load_key(struct xf_config *cfg, const struct key_def *k, const struct ynode *v,
                     struct loader *ld)
 {
@@ -682,6 +1103,12 @@ static int load_key(struct xf_config *cfg, const struct key_def *k, const struct
         return load_topics(cfg, k, v, ld);
     case T_PROPS:
         return load_props(cfg, k, v, ld);
+    case T_TOKENS:
+        return load_items(cfg, k, v, ld, load_token);
+    case T_CONNECTORS:
+        return load_items(cfg, k, v, ld, load_connector);
+    case T_HOST_TAGS:
+        return load_host_tags(cfg, k, v, ld);
     default:
         break;
     }
@@ -842,7 +1269,7 @@ int xf_config_apply_env(struct xf_config *cfg)
 
     for (size_t i = 0; i < XF_ARRAY_LEN(keys); i++) {
         const struct key_def *k = &keys[i];
-        const char *v = k->env ? getenv(k->env) : NULL;
+        const char *v = k->env && k->type != T_TOKENS ? getenv(k->env) : NULL;
         int r;
         if (!v)
             continue;
@@ -853,6 +1280,72 @@ int xf_config_apply_env(struct xf_config *cfg)
         if (r && !rc)
             rc = r;
     }
+    return rc;
+}
+
+int xf_config_token_secret(const struct xf_token_conf *t, char **secret, char *why, size_t why_len)
+{
+    char env[128];
+    const char *v;
+    struct xf_buf text;
+    FILE *f = NULL;
+    char chunk[1024];
+    size_t got, i = 0;
+    int rc = XF_ECONFIG;
+
+    *secret = NULL;
+    xf_buf_init(&text);
+    /* XDRFLOW_TOKEN_<NAME>: upper case, anything but letters and digits becomes '_' */
+    i = (size_t)snprintf(env, sizeof env, "XDRFLOW_TOKEN_");
+    for (const char *p = t->name; *p && i + 1 < sizeof env; p++, i++) {
+        char ch = *p;
+        env[i] = (char)((ch >= 'a' && ch <= 'z')   ? ch - 'a' + 'A'
+                        : (ch >= 'A' && ch <= 'Z') ? ch
+                        : (ch >= '0' && ch <= '9') ? ch
+                                                   : '_');
+    }
+    env[i] = '\0';
+    if ((v = getenv(env)) && v[0]) {
+        rc = (*secret = xf_strdup(v)) ? 0 : XF_ENOMEM;
+        goto out;
+    }
+    if (t->token_env) {
+        if (!(v = getenv(t->token_env)) || !v[0]) {
+            snprintf(why, why_len, "api token '%s': environment variable %s is not set", t->name,
+                     t->token_env);
+            goto out;
+        }
+        rc = (*secret = xf_strdup(v)) ? 0 : XF_ENOMEM;
+        goto out;
+    }
+    if (!t->token_file) {
+        snprintf(why, why_len, "api token '%s': set %s, token_env or token_file", t->name, env);
+        goto out;
+    }
+    if (!(f = fopen(t->token_file, "rb"))) {
+        snprintf(why, why_len, "api token '%s': cannot open %s: %s", t->name, t->token_file,
+                 strerror(errno));
+        goto out;
+    }
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && text.len < 4096)
+        if ((rc = xf_buf_append(&text, chunk, got)))
+            goto out;
+    rc = XF_ECONFIG;
+    while (text.len && (text.data[text.len - 1] == '\n' || text.data[text.len - 1] == '\r' ||
+                        text.data[text.len - 1] == ' '))
+        text.data[--text.len] = '\0';
+    if (!text.len || text.len >= 4096 || memchr(text.data, '\0', text.len)) {
+        snprintf(why, why_len, "api token '%s': %s must hold one non-empty line", t->name,
+                 t->token_file);
+        goto out;
+    }
+    rc = (*secret = xf_strndup(text.data, text.len)) ? 0 : XF_ENOMEM;
+out:
+    if (f)
+        fclose(f);
+    if (text.data)
+        memset(text.data, 0, text.len);
+    xf_buf_close(&text);
     return rc;
 }
 
@@ -891,6 +1384,14 @@ int xf_config_validate(const struct xf_config *cfg)
         fprintf(stderr, "%s: store.path: must not be empty\n", where);
         rc = XF_ECONFIG;
     }
+    {
+        char why[XF_ERRMSG_MAX] = "";
+        /* bad "re:" patterns and inconsistent delivery settings */
+        if (xf_policy_conf_check(&cfg->response.policy, why, sizeof why)) {
+            fprintf(stderr, "%s: response: %s\n", where, why[0] ? why : "invalid policy");
+            rc = XF_ECONFIG;
+        }
+    }
     for (size_t i = 0; i < cfg->n_kafka_props; i++) {
         if (!strchr(cfg->kafka_props[i], '=') || cfg->kafka_props[i][0] == '=') {
             fprintf(stderr, "%s: kafka.properties: bad property '%s'\n", where,
@@ -912,7 +1413,12 @@ static const char *type_name(enum key_type t)
                                         "enum",
                                         "list of strings",
                                         "list of {name, format}",
-                                        "mapping"};
+                                        "mapping",
+                                        "enum",
+                                        "number",
+                                        "list of {name, role, token_env | token_file}",
+                                        "mapping of host to tags",
+                                        "list of {name, type, ..., devices}"};
     return names[t];
 }
 

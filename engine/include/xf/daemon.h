@@ -18,10 +18,22 @@
 
 #include "xf/core.h"
 #include "xf/ingest.h"
+#include "xf/response.h"
 
 #define XF_MAX_TOPICS 16
 #define XF_MAX_RULE_PATHS 16
 #define XF_MAX_PROPS 32
+#define XF_MAX_TOKENS 32
+
+/* An API bearer token as configured: where its secret comes from, never the secret. The
+ * environment variable XDRFLOW_TOKEN_<NAME> (name upper-cased, other characters '_'), when
+ * set, overrides both. */
+struct xf_token_conf {
+    char *name;
+    char *role;       /* read | respond | admin */
+    char *token_env;  /* environment variable holding the secret, or NULL */
+    char *token_file; /* file holding it (trailing newline dropped), or NULL */
+};
 
 struct xf_topic_conf {
     char *name;
@@ -47,6 +59,12 @@ struct xf_config {
     int64_t lateness_ms;
     /* api */
     char *api_listen; /* "127.0.0.1:8080"; empty: no listener */
+    struct xf_token_conf api_tokens[XF_MAX_TOKENS];
+    size_t n_api_tokens;
+    char *api_metrics_role; /* role /metrics needs: none | read | respond | admin */
+    int api_max_body;       /* bytes */
+    /* response (policy, connectors, audit log) */
+    struct xf_response_conf response;
     /* logging */
     char *log_level;  /* error|warn|info|debug */
     char *log_format; /* text|json */
@@ -78,6 +96,11 @@ int xf_config_copy(struct xf_config *dst, const struct xf_config *src);
 int xf_config_apply_env(struct xf_config *cfg);
 /* Final checks of the combined values (e.g. at least one topic). */
 int xf_config_validate(const struct xf_config *cfg);
+
+/* The secret of a configured token: XDRFLOW_TOKEN_<NAME>, else token_env, else token_file.
+ * Returns 0 and *secret (caller frees), or XF_ECONFIG with the reason (never the secret) in
+ * why. */
+int xf_config_token_secret(const struct xf_token_conf *t, char **secret, char *why, size_t why_len);
 
 /* Writes the reference of every key (name, type, default, description) as Markdown (used to
  * generate docs/config.md) or as plain text (for --help). */

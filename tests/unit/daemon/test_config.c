@@ -132,8 +132,8 @@ static void test_unknown_key_names_line_and_dotted_key(void **state)
 
 static void test_unknown_section_is_reported(void **state)
 {
-    expect_errors("kafka: {group: g}\nresponse:\n  mode: auto\n",
-                  "t.yaml:2: unknown section 'response'\n");
+    expect_errors("kafka: {group: g}\nresponder:\n  mode: auto\n",
+                  "t.yaml:2: unknown section 'responder'\n");
 }
 
 static void test_every_error_is_reported_not_just_the_first(void **state)
@@ -299,6 +299,264 @@ static void test_copy_is_deep(void **state)
     xf_config_close(&copy);
 }
 
+/* ---- api tokens and response ------------------------------------------------------------- */
+
+static void test_response_defaults_are_the_documented_ones(void **state)
+{
+    struct xf_config cfg;
+    const struct xf_policy_conf *p = &cfg.response.policy;
+
+    assert_int_equal(xf_config_init(&cfg), 0);
+    assert_int_equal(p->mode, XF_MODE_APPROVE);
+    assert_int_equal(p->min_severity, 2);
+    assert_int_equal(p->min_score, 0);
+    assert_true(p->max_actions_per_min == 10.0);
+    assert_int_equal(p->burst, 5);
+    assert_int_equal(p->auto_release, 0);
+    assert_int_equal(p->max_attempts, 5);
+    assert_int_equal(p->backoff_base_ms, 1000);
+    assert_int_equal(p->backoff_max_ms, 60000);
+    assert_int_equal(p->poll_interval_ms, 2000);
+    assert_int_equal(p->max_polls, 150);
+    assert_int_equal(p->timeout_ms, 10000);
+    assert_int_equal(p->notify_incidents, 1);
+    assert_null(cfg.response.audit_log);
+    assert_int_equal(cfg.response.n_connectors, 0);
+    assert_int_equal(cfg.n_api_tokens, 0);
+    assert_string_equal(cfg.api_metrics_role, "none");
+    assert_int_equal(cfg.api_max_body, 65536);
+    xf_config_close(&cfg);
+}
+
+static const char full_response[] =
+    "api:\n"
+    "  listen: \"127.0.0.1:0\"\n"
+    "  metrics_role: read\n"
+    "  max_body: 4096\n"
+    "  tokens:\n"
+    "    - {name: soar, role: respond, token_env: XF_TEST_SOAR}\n"
+    "    - name: dash\n"
+    "      role: read\n"
+    "      token_file: /run/secrets/dash\n"
+    "    - {name: ops-1, role: admin}\n"
+    "response:\n"
+    "  mode: auto\n"
+    "  min_severity: critical\n"
+    "  min_score: 70\n"
+    "  stages: [c2, lateral_movement]\n"
+    "  protected_hosts: [\"dc-*\", \"re:^mail\\\\d+$\", \"tag:domain_controller\"]\n"
+    "  host_tags: {dc01: [domain_controller, tier0], fs01: fileserver}\n"
+    "  max_actions_per_min: 2.5\n"
+    "  burst: 3\n"
+    "  auto_release: true\n"
+    "  max_attempts: 7\n"
+    "  backoff_base_ms: 500\n"
+    "  backoff_max_ms: 30000\n"
+    "  poll_interval_ms: 1500\n"
+    "  max_polls: 40\n"
+    "  timeout_ms: 5000\n"
+    "  notify_incidents: false\n"
+    "  audit_log: /var/log/xdrflow/audit.jsonl\n"
+    "  connectors:\n"
+    "    - name: hook\n"
+    "      type: webhook\n"
+    "      url: \"https://soar.example/hook\"\n"
+    "      secret_env: XDRFLOW_WEBHOOK_SECRET\n"
+    "      tls_verify: false\n"
+    "      devices: {ws-017: \"dev-17\", ws-018: \"dev-18\"}\n";
+
+static void test_tokens_and_response_fill_every_field(void **state)
+{
+    struct xf_config cfg;
+    struct xf_buf errs;
+    const struct xf_policy_conf *p = &cfg.response.policy;
+    const struct xf_connector_conf *c;
+
+    assert_int_equal(load(&cfg, full_response, &errs), 0);
+    assert_int_equal(errs.len, 0);
+    assert_int_equal(cfg.n_api_tokens, 3);
+    assert_string_equal(cfg.api_tokens[0].name, "soar");
+    assert_string_equal(cfg.api_tokens[0].role, "respond");
+    assert_string_equal(cfg.api_tokens[0].token_env, "XF_TEST_SOAR");
+    assert_null(cfg.api_tokens[0].token_file);
+    assert_string_equal(cfg.api_tokens[1].token_file, "/run/secrets/dash");
+    assert_null(cfg.api_tokens[2].token_env);
+    assert_null(cfg.api_tokens[2].token_file);
+    assert_string_equal(cfg.api_metrics_role, "read");
+    assert_int_equal(cfg.api_max_body, 4096);
+    assert_int_equal(p->mode, XF_MODE_AUTO);
+    assert_int_equal(p->min_severity, 3);
+    assert_int_equal(p->min_score, 70);
+    assert_int_equal(p->n_stages, 2);
+    assert_string_equal(p->stages[1], "lateral_movement");
+    assert_int_equal(p->n_protected, 3);
+    assert_string_equal(p->protected_hosts[0], "dc-*");
+    assert_string_equal(p->protected_hosts[1], "re:^mail\\d+$");
+    assert_string_equal(p->protected_hosts[2], "tag:domain_controller");
+    assert_int_equal(p->n_host_tags, 2);
+    assert_string_equal(p->host_tags[0].host, "dc01");
+    assert_int_equal(p->host_tags[0].n_tags, 2);
+    assert_string_equal(p->host_tags[0].tags[1], "tier0");
+    assert_string_equal(p->host_tags[1].host, "fs01");
+    assert_int_equal(p->host_tags[1].n_tags, 1);
+    assert_string_equal(p->host_tags[1].tags[0], "fileserver");
+    assert_true(p->max_actions_per_min == 2.5);
+    assert_int_equal(p->burst, 3);
+    assert_int_equal(p->auto_release, 1);
+    assert_int_equal(p->max_attempts, 7);
+    assert_int_equal(p->backoff_base_ms, 500);
+    assert_int_equal(p->backoff_max_ms, 30000);
+    assert_int_equal(p->poll_interval_ms, 1500);
+    assert_int_equal(p->max_polls, 40);
+    assert_int_equal(p->timeout_ms, 5000);
+    assert_int_equal(p->notify_incidents, 0);
+    assert_string_equal(cfg.response.audit_log, "/var/log/xdrflow/audit.jsonl");
+    assert_int_equal(cfg.response.n_connectors, 1);
+    c = &cfg.response.connectors[0];
+    assert_string_equal(c->name, "hook");
+    assert_string_equal(c->type, "webhook");
+    assert_int_equal(c->n_params, 3);
+    assert_string_equal(xf_connector_conf_get(c, "url"), "https://soar.example/hook");
+    assert_string_equal(xf_connector_conf_get(c, "secret_env"), "XDRFLOW_WEBHOOK_SECRET");
+    assert_string_equal(xf_connector_conf_get(c, "tls_verify"), "false");
+    assert_int_equal(c->n_devices, 2);
+    assert_string_equal(c->devices[1].host, "ws-018");
+    assert_string_equal(c->devices[1].device_id, "dev-18");
+    xf_buf_close(&errs);
+    xf_config_close(&cfg);
+}
+
+static void test_copy_of_response_and_tokens_is_deep(void **state)
+{
+    struct xf_config cfg, copy;
+    struct xf_buf errs;
+
+    assert_int_equal(load(&cfg, full_response, &errs), 0);
+    assert_int_equal(xf_config_copy(&copy, &cfg), 0);
+    xf_config_close(&cfg);
+    assert_string_equal(copy.api_tokens[1].token_file, "/run/secrets/dash");
+    assert_string_equal(copy.response.policy.host_tags[0].tags[1], "tier0");
+    assert_string_equal(copy.response.connectors[0].devices[0].device_id, "dev-17");
+    assert_string_equal(copy.response.audit_log, "/var/log/xdrflow/audit.jsonl");
+    assert_int_equal(copy.response.policy.mode, XF_MODE_AUTO);
+    xf_buf_close(&errs);
+    xf_config_close(&copy);
+}
+
+static void test_literal_token_is_refused_with_its_line(void **state)
+{
+    expect_errors("api:\n"
+                  "  tokens:\n"
+                  "    - name: soar\n"
+                  "      role: respond\n"
+                  "      token: s3cr3t\n",
+                  "t.yaml:5: api.tokens[].token: a literal token is refused (secrets never sit in "
+                  "the config file); use token_env or token_file\n");
+}
+
+static void test_token_errors_name_the_line(void **state)
+{
+    expect_errors("api:\n"
+                  "  tokens:\n"
+                  "    - {name: a, role: root, token_env: A}\n"
+                  "    - {role: read}\n"
+                  "    - {name: b, role: read, token_env: B, token_file: /b}\n"
+                  "    - {name: c, role: read, scope: all}\n"
+                  "    - {name: d, role: read}\n"
+                  "    - {name: d, role: admin}\n",
+                  "t.yaml:3: api.tokens[].role: expected read, respond or admin, got 'root'\n"
+                  "t.yaml:4: api.tokens[]: a token needs a name and a role\n"
+                  "t.yaml:5: api.tokens[]: token_env and token_file are exclusive\n"
+                  "t.yaml:6: unknown key 'api.tokens[].scope' (known: name, role, token_env, "
+                  "token_file)\n"
+                  "t.yaml:8: api.tokens[]: the name 'd' is used twice\n");
+}
+
+static void test_unknown_connector_type_is_refused_with_its_line(void **state)
+{
+    struct xf_config cfg;
+    struct xf_buf errs;
+
+    assert_int_equal(load(&cfg,
+                          "response:\n"
+                          "  connectors:\n"
+                          "    - name: edr\n"
+                          "      type: carbonblack\n"
+                          "      url: https://x\n",
+                          &errs),
+                     XF_ECONFIG);
+    assert_non_null(strstr(errs.data, "t.yaml:4: response.connectors[].type: unknown connector "
+                                      "type 'carbonblack' (known: "));
+    assert_non_null(strstr(errs.data, "webhook"));
+    xf_buf_close(&errs);
+    xf_config_close(&cfg);
+}
+
+static void test_response_errors_name_the_line(void **state)
+{
+    expect_errors("response:\n"
+                  "  mode: yolo\n"
+                  "  min_severity: severe\n"
+                  "  max_actions_per_min: fast\n"
+                  "  host_tags: [dc01]\n"
+                  "  connectors:\n"
+                  "    - {type: webhook}\n"
+                  "    - name: h\n"
+                  "      type: webhook\n"
+                  "      devices: [a]\n"
+                  "      headers: {a: b}\n",
+                  "t.yaml:2: response.mode: expected one of off, dry_run, approve, auto, got "
+                  "'yolo'\n"
+                  "t.yaml:3: response.min_severity: expected one of low, medium, high, critical, "
+                  "got 'severe'\n"
+                  "t.yaml:4: response.max_actions_per_min: expected a number from 0 to 100000, "
+                  "got 'fast'\n"
+                  "t.yaml:5: response.host_tags: expected a mapping {host: [tags]}, got a list\n"
+                  "t.yaml:7: response.connectors: a connector needs a name and a type\n"
+                  "t.yaml:10: response.connectors[].devices: expected {host: device id}, got a "
+                  "list\n"
+                  "t.yaml:11: response.connectors[].headers: expected a value, got a mapping\n");
+}
+
+static void test_token_secret_comes_from_override_env_or_file(void **state)
+{
+    struct xf_token_conf t = {"ops-1", "admin", NULL, NULL};
+    char path[] = "/tmp/xf-token-XXXXXX";
+    char why[256] = "";
+    char *secret = NULL;
+    FILE *f;
+    int fd;
+
+    unsetenv("XDRFLOW_TOKEN_OPS_1");
+    assert_int_equal(xf_config_token_secret(&t, &secret, why, sizeof why), XF_ECONFIG);
+    assert_string_equal(why, "api token 'ops-1': set XDRFLOW_TOKEN_OPS_1, token_env or token_file");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fputs("from-file\n", f);
+    fclose(f);
+    t.token_file = path;
+    assert_int_equal(xf_config_token_secret(&t, &secret, why, sizeof why), 0);
+    assert_string_equal(secret, "from-file");
+    xf_free(secret);
+    t.token_file = NULL;
+    t.token_env = "XF_TEST_TOKEN_ENV";
+    setenv("XF_TEST_TOKEN_ENV", "from-env", 1);
+    assert_int_equal(xf_config_token_secret(&t, &secret, why, sizeof why), 0);
+    assert_string_equal(secret, "from-env");
+    xf_free(secret);
+    setenv("XDRFLOW_TOKEN_OPS_1", "override", 1);
+    assert_int_equal(xf_config_token_secret(&t, &secret, why, sizeof why), 0);
+    assert_string_equal(secret, "override");
+    xf_free(secret);
+    unsetenv("XDRFLOW_TOKEN_OPS_1");
+    unsetenv("XF_TEST_TOKEN_ENV");
+    assert_int_equal(xf_config_token_secret(&t, &secret, why, sizeof why), XF_ECONFIG);
+    assert_string_equal(why,
+                        "api token 'ops-1': environment variable XF_TEST_TOKEN_ENV is not set");
+    remove(path);
+}
+
 static void test_reference_lists_every_key_once(void **state)
 {
     struct xf_buf ref;
@@ -313,6 +571,27 @@ static void test_reference_lists_every_key_once(void **state)
                                         "rules.links",
                                         "correlation.lateness",
                                         "api.listen",
+                                        "api.tokens",
+                                        "api.metrics_role",
+                                        "api.max_body",
+                                        "response.mode",
+                                        "response.min_severity",
+                                        "response.min_score",
+                                        "response.stages",
+                                        "response.protected_hosts",
+                                        "response.host_tags",
+                                        "response.max_actions_per_min",
+                                        "response.burst",
+                                        "response.auto_release",
+                                        "response.max_attempts",
+                                        "response.backoff_base_ms",
+                                        "response.backoff_max_ms",
+                                        "response.poll_interval_ms",
+                                        "response.max_polls",
+                                        "response.timeout_ms",
+                                        "response.notify_incidents",
+                                        "response.audit_log",
+                                        "response.connectors",
                                         "log.level",
                                         "log.format",
                                         "pipeline.decode_threads",
@@ -372,6 +651,14 @@ int main(void)
         cmocka_unit_test(test_set_unknown_key_says_so),
         cmocka_unit_test(test_validate_rejects_dlq_among_inputs_and_empty_topics),
         cmocka_unit_test(test_copy_is_deep),
+        cmocka_unit_test(test_response_defaults_are_the_documented_ones),
+        cmocka_unit_test(test_tokens_and_response_fill_every_field),
+        cmocka_unit_test(test_copy_of_response_and_tokens_is_deep),
+        cmocka_unit_test(test_literal_token_is_refused_with_its_line),
+        cmocka_unit_test(test_token_errors_name_the_line),
+        cmocka_unit_test(test_unknown_connector_type_is_refused_with_its_line),
+        cmocka_unit_test(test_response_errors_name_the_line),
+        cmocka_unit_test(test_token_secret_comes_from_override_env_or_file),
         cmocka_unit_test(test_reference_lists_every_key_once),
         cmocka_unit_test(test_docs_config_md_is_generated_from_the_table),
     };
