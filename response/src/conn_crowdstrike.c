@@ -162,9 +162,9 @@ static void cs_destroy(void *state)
 static int cs_create(const struct xf_connector_conf *conf, void **state, char *why, size_t why_len)
 {
     /* client_secret itself is listed so xf_conn_secret says why it is refused */
-    static const char *const keys[] = {"base_url",          "client_id",          "client_secret",
-                                       "client_secret_env", "client_secret_file", "tls_verify",
-                                       "ca_file",           "timeout_ms"};
+    static const char *const keys[] = {
+        "base_url", "client_id",  "client_secret", "client_secret_env", "client_secret_file",
+        "actions",  "tls_verify", "ca_file",       "timeout_ms"};
     struct cs_state *st = NULL;
     const char *v;
     int rc = XF_ENOMEM;

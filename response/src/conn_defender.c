@@ -193,10 +193,11 @@ static int dup_or(const struct xf_connector_conf *c, const char *key, const char
 static int df_create(const struct xf_connector_conf *conf, void **state, char *why, size_t why_len)
 {
     /* client_secret itself is listed so xf_conn_secret says why it is refused */
-    static const char *const keys[] = {"base_url",           "login_url",      "tenant_id",
-                                       "client_id",          "client_secret",  "client_secret_env",
-                                       "client_secret_file", "isolation_type", "max_calls_per_min",
-                                       "tls_verify",         "ca_file",        "timeout_ms"};
+    static const char *const keys[] = {
+        "base_url",          "login_url",         "tenant_id",          "client_id",
+        "client_secret",     "client_secret_env", "client_secret_file", "isolation_type",
+        "max_calls_per_min", "actions",           "tls_verify",         "ca_file",
+        "timeout_ms"};
     struct df_state *st = NULL;
     const char *v;
     char *end;

@@ -118,8 +118,8 @@ static void s1_destroy(void *state)
 static int s1_create(const struct xf_connector_conf *conf, void **state, char *why, size_t why_len)
 {
     /* token itself is listed so xf_conn_secret says why it is refused */
-    static const char *const keys[] = {"base_url",   "token",   "token_env", "token_file",
-                                       "tls_verify", "ca_file", "timeout_ms"};
+    static const char *const keys[] = {"base_url", "token",      "token_env", "token_file",
+                                       "actions",  "tls_verify", "ca_file",   "timeout_ms"};
     struct s1_state *st = NULL;
     const char *v;
     int rc = XF_ENOMEM;
