@@ -145,8 +145,8 @@ int xf_conn_secret(const struct xf_connector_conf *c, const char *key, char **ou
         const char *s = getenv(v);
 
         if (!s || !*s) {
-            snprintf(why, why_len, "connector %s: environment variable %s (%s) is not set",
-                     c->name, v, k);
+            snprintf(why, why_len, "connector %s: environment variable %s (%s) is not set", c->name,
+                     v, k);
             return XF_ECONFIG;
         }
         *out = xf_strdup(s);

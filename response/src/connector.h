@@ -109,7 +109,6 @@ const char *xf_conn_device(const struct xf_connector_conf *c, const char *host);
 int64_t xf_conn_retry_after_ms(const struct xf_conn_reply *r, int64_t now_s);
 /* Generic classification of a status for connectors: 2xx -> CONFIRMED, 429 / 5xx / 0 ->
  * RETRY (with Retry-After), other -> FAILED. Fills why from status and body. */
-void xf_conn_classify(const struct xf_conn_reply *r, int64_t now_s,
-                      struct xf_conn_outcome *out);
+void xf_conn_classify(const struct xf_conn_reply *r, int64_t now_s, struct xf_conn_outcome *out);
 
 #endif

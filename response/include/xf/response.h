@@ -63,21 +63,21 @@ struct xf_action {
     char id[XF_ACTION_ID_LEN]; /* idempotency key: see xf_action_make_id */
     enum xf_action_kind kind;
     enum xf_action_state state;
-    char incident[32];      /* "inc-..."; "" for a manual request */
-    char host[256];         /* host name as the incident names it */
-    char connector[64];     /* connector instance name from the config */
-    char requested_by[64];  /* "policy" or the API token's name */
-    char reason[256];       /* why (policy rule, analyst comment) */
-    int attempts;           /* sends tried */
-    int polls;              /* status polls done in this attempt */
-    int64_t created_ms;     /* wall clock, for humans and metrics, never for ids */
+    char incident[32];     /* "inc-..."; "" for a manual request */
+    char host[256];        /* host name as the incident names it */
+    char connector[64];    /* connector instance name from the config */
+    char requested_by[64]; /* "policy" or the API token's name */
+    char reason[256];      /* why (policy rule, analyst comment) */
+    int attempts;          /* sends tried */
+    int polls;             /* status polls done in this attempt */
+    int64_t created_ms;    /* wall clock, for humans and metrics, never for ids */
     int64_t updated_ms;
-    int64_t next_at_ms;     /* do not act before this (backoff, Retry-After, poll interval) */
-    int phase;              /* connector-defined step within the current attempt */
-    char device_id[128];    /* the vendor's id for the host, once resolved */
-    char remote_id[512];    /* the vendor's action / task id or poll URL, once sent */
+    int64_t next_at_ms;  /* do not act before this (backoff, Retry-After, poll interval) */
+    int phase;           /* connector-defined step within the current attempt */
+    char device_id[128]; /* the vendor's id for the host, once resolved */
+    char remote_id[512]; /* the vendor's action / task id or poll URL, once sent */
     char last_error[256];
-    uint64_t payload_hash;  /* NOTIFY: hash of the incident JSON that was (to be) sent */
+    uint64_t payload_hash; /* NOTIFY: hash of the incident JSON that was (to be) sent */
 };
 
 /* Fills a->id = "act-" + 16 lowercase hex of xxh64 over incident, host, kind name, connector
@@ -124,9 +124,9 @@ struct xf_host_tag {
 };
 
 struct xf_policy_conf {
-    enum xf_resp_mode mode;   /* default approve */
-    int min_severity;         /* rank; default high (2) */
-    int min_score;            /* default 0 */
+    enum xf_resp_mode mode;         /* default approve */
+    int min_severity;               /* rank; default high (2) */
+    int min_score;                  /* default 0 */
     char *stages[XF_RESP_MAX_LIST]; /* the incident must have one of these; none: any */
     size_t n_stages;
     /* "dc-*" (fnmatch glob, case-insensitive), "re:^dc\\d+$" (PCRE2), "tag:domain_controller" */
@@ -138,13 +138,13 @@ struct xf_policy_conf {
     int burst;                  /* default 5 */
     int auto_release;           /* default 0: release only on request */
     /* delivery */
-    int max_attempts;      /* default 5 */
-    int backoff_base_ms;   /* default 1000; doubled per attempt with full jitter */
-    int backoff_max_ms;    /* default 60000 */
-    int poll_interval_ms;  /* default 2000 */
-    int max_polls;         /* default 150; then the attempt counts as timed out */
-    int timeout_ms;        /* per HTTP request; default 10000 */
-    int notify_incidents;  /* send NOTIFY actions for new and updated incidents; default 1 */
+    int max_attempts;     /* default 5 */
+    int backoff_base_ms;  /* default 1000; doubled per attempt with full jitter */
+    int backoff_max_ms;   /* default 60000 */
+    int poll_interval_ms; /* default 2000 */
+    int max_polls;        /* default 150; then the attempt counts as timed out */
+    int timeout_ms;       /* per HTTP request; default 10000 */
+    int notify_incidents; /* send NOTIFY actions for new and updated incidents; default 1 */
     /* Owned: the "re:" patterns compiled by xf_policy_conf_compile, freed by close. NULL until
      * then. Never copy it: a copy starts with NULL (xf_policy_conf_copy does that). */
     void *compiled;
