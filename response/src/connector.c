@@ -66,19 +66,23 @@ void xf_conn_request_reset(struct xf_conn_request *rq)
 int xf_conn_request_header(struct xf_conn_request *rq, const char *fmt, ...)
 {
     va_list ap;
-    char tmp[2048];
+    char *h;
     int n;
 
     if (rq->n_headers == XF_HTTP_MAX_HEADERS)
         return XF_ETOOBIG;
+    /* measured first: a bearer JWT or a signature list can be several KiB */
     va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
+    if (n < 0 || n > 65536)
         return XF_ETOOBIG;
-    if (!(rq->headers[rq->n_headers] = xf_strdup(tmp)))
+    if (!(h = xf_malloc((size_t)n + 1)))
         return XF_ENOMEM;
-    rq->n_headers++;
+    va_start(ap, fmt);
+    vsnprintf(h, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    rq->headers[rq->n_headers++] = h;
     return 0;
 }
 
