@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "metrics.h"
 #include "pipeline.h"
 #include "xf/api.h"
@@ -30,6 +32,7 @@
 #include "xf/engine.h"
 #include "xf/kafka.h"
 #include "xf/rules.h"
+#include "xf/response.h"
 #include "xf/store.h"
 
 #define POLL_MAX 512
@@ -80,6 +83,19 @@ struct xf_daemon {
         rebalances, offset_gaps, commits, commit_failures;
     atomic_uint assigned;
     atomic_uint queue_depth;
+
+    /* the response service (NULL when the daemon has no store to keep its outbox in) */
+    struct xf_response *resp;
+    /* correlating thread only: incidents changed in the store batch about to commit, handed
+     * to the response service once that batch is durable */
+    struct inc_copy *incs;
+    size_t n_incs, cap_incs;
+    size_t incs_dropped;
+};
+
+struct inc_copy {
+    char *json;
+    size_t len;
 };
 
 static uint64_t wall_ms(void)
@@ -205,6 +221,41 @@ static int hook_before_commit(void *ud, struct xf_store_batch *sb)
     return rc;
 }
 
+/* Correlating thread: keeps a copy of a changed incident until its batch is durable. */
+static int hook_on_incident(void *ud, const struct xf_incident_view *inc)
+{
+    struct xf_daemon *d = ud;
+    char *copy;
+
+    if (!d->resp)
+        return 0;
+    if (d->n_incs == d->cap_incs) {
+        size_t cap = d->cap_incs ? d->cap_incs * 2 : 64;
+        struct inc_copy *n = xf_realloc(d->incs, cap * sizeof *n);
+        if (!n)
+            return XF_ENOMEM;
+        d->incs = n;
+        d->cap_incs = cap;
+    }
+    if (!(copy = xf_strndup(inc->json, inc->len)))
+        return XF_ENOMEM;
+    d->incs[d->n_incs++] = (struct inc_copy){copy, inc->len};
+    return 0;
+}
+
+/* Correlating thread, after a commit: the incidents kept above are durable now, so the
+ * response service may act on them (durable first: a crash before this line re-plans them
+ * from the store at the next start, never acts on what was not stored). */
+static void forward_incidents(struct xf_daemon *d)
+{
+    for (size_t i = 0; i < d->n_incs; i++) {
+        if (xf_response_incident(d->resp, d->incs[i].json, d->incs[i].len))
+            d->incs_dropped++;
+        xf_free(d->incs[i].json);
+    }
+    d->n_incs = 0;
+}
+
 static void hook_after_commit(void *ud, uint64_t seq)
 {
     struct xf_daemon *d = ud;
@@ -223,6 +274,8 @@ static void hook_after_commit(void *ud, uint64_t seq)
     d->snap.last_checkpoint_ms = wall_ms();
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
+    if (d->resp)
+        forward_incidents(d);
 }
 
 /* SIGHUP: load the rules anew; swap only if they load without a single error. */
@@ -480,6 +533,62 @@ static void kafka_source(struct xf_engine *e, void *ud)
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
+static int metrics_response(struct xf_daemon *d, struct xf_buf *b)
+{
+    struct xf_response_stats rs;
+    struct xf_api_stats as;
+    int rc = 0;
+
+    if (d->resp) {
+        const char *states[] = {"planned", "sent", "confirmed", "failed", "denied", "dry_run"};
+        uint64_t vals[6];
+
+        xf_response_get_stats(d->resp, &rs);
+        vals[0] = rs.planned;
+        vals[1] = rs.sent;
+        vals[2] = rs.confirmed;
+        vals[3] = rs.failed;
+        vals[4] = rs.denied;
+        vals[5] = rs.dry_run;
+        rc |= xf_prom_header(b, "xdrflow_response_actions_total", "counter",
+                             "Actions that reached each state since start.");
+        for (size_t i = 0; i < XF_ARRAY_LEN(states); i++) {
+            const char *labels[2] = {"state", states[i]};
+            rc |= xf_prom_sample(b, "xdrflow_response_actions_total", labels, 1, (double)vals[i]);
+        }
+        rc |= xf_prom_metric(b, "xdrflow_response_actions_pending", "gauge",
+                             "Actions planned, approved or sent, not finished yet.",
+                             (double)rs.pending);
+        rc |= xf_prom_metric(b, "xdrflow_response_retries_total", "counter",
+                             "Sends retried after a transient failure.", (double)rs.retries);
+        rc |= xf_prom_metric(b, "xdrflow_response_rate_limited_total", "counter",
+                             "Isolations the policy's rate limit held back.",
+                             (double)rs.rate_limited);
+        rc |= xf_prom_metric(b, "xdrflow_response_protected_blocked_total", "counter",
+                             "Isolations refused because the host is protected.",
+                             (double)rs.blocked_protected);
+        rc |= xf_prom_metric(b, "xdrflow_response_http_requests_total", "counter",
+                             "HTTP requests sent to connectors.", (double)rs.http_requests);
+    }
+    if (d->api) {
+        xf_api_get_stats(d->api, &as);
+        rc |= xf_prom_header(b, "xdrflow_api_requests_total", "counter",
+                             "API answers by HTTP status.");
+        for (int code = 100; code < XF_API_STATUS_MAX; code++) {
+            char c[8];
+            const char *labels[2] = {"code", c};
+            if (!as.by_status[code])
+                continue;
+            snprintf(c, sizeof c, "%d", code);
+            rc |= xf_prom_sample(b, "xdrflow_api_requests_total", labels, 1,
+                                 (double)as.by_status[code]);
+        }
+        rc |= xf_prom_metric(b, "xdrflow_api_auth_failures_total", "counter",
+                             "API requests refused with 401 or 403.", (double)as.auth_failures);
+    }
+    return rc ? XF_ENOMEM : 0;
+}
+
 static int metrics_write(struct xf_daemon *d, struct xf_buf *b)
 {
     static const char *const fmt_names[XF_FMT__COUNT] = {"auto", "ecs", "sysmon", "winevt",
@@ -593,8 +702,11 @@ static int metrics_write(struct xf_daemon *d, struct xf_buf *b)
 
 static int h_metrics(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
 {
+    int rc;
+
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return metrics_write(ud, &resp->body);
+    rc = metrics_write(ud, &resp->body);
+    return rc ? rc : metrics_response(ud, &resp->body);
 }
 
 static int h_healthz(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
@@ -626,7 +738,445 @@ static int h_readyz(const struct xf_http_request *req, struct xf_http_response *
     return xf_buf_appends(&resp->body, "{\"status\":\"ready\"}");
 }
 
+/* ---- /api/v1 ------------------------------------------------------------------------------ */
+
+#define LIST_DEFAULT 100
+#define LIST_MAX 1000
+#define IDEM_KEY_MAX 128
+
+/* Parses an optional JSON object body into *out (NULL when there is no body). Returns 1 when
+ * it answered 400 itself, 0 to go on, <0 on an internal error. */
+static int body_object(const struct xf_http_request *req, struct xf_http_response *resp,
+                       json_t **out)
+{
+    json_error_t jerr;
+    char msg[256];
+
+    *out = NULL;
+    if (req->body_len == 0)
+        return 0;
+    *out = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*out) {
+        snprintf(msg, sizeof msg, "the body is not valid JSON (line %d, column %d): %s", jerr.line,
+                 jerr.column, jerr.text);
+        return xf_http_error(resp, 400, "bad_json", msg) ? XF_ENOMEM : 1;
+    }
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return xf_http_error(resp, 400, "bad_json", "the body must be a JSON object") ? XF_ENOMEM
+                                                                                      : 1;
+    }
+    return 0;
+}
+
+/* body.reason: absent, or a string of at most 255 bytes. Returns 1 when it answered 400. */
+static int body_reason(json_t *body, struct xf_http_response *resp, const char **reason)
+{
+    json_t *r = body ? json_object_get(body, "reason") : NULL;
+
+    *reason = NULL;
+    if (!r || json_is_null(r))
+        return 0;
+    if (!json_is_string(r) || json_string_length(r) > 255)
+        return xf_http_error(resp, 400, "bad_request",
+                             "reason must be a string of at most 255 bytes")
+                   ? XF_ENOMEM
+                   : 1;
+    *reason = json_string_value(r);
+    return 0;
+}
+
+/* Forwards one request to the response loop (503 when there is no response service). */
+static int respond_op(struct xf_daemon *d, const struct xf_resp_request *rq,
+                      struct xf_http_response *resp)
+{
+    int status = 500;
+    int rc;
+
+    if (!d->resp)
+        return xf_http_error(resp, 503, "response_off", "response is off");
+    rc = xf_response_request(d->resp, rq, &status, &resp->body);
+    if (rc)
+        return rc;
+    resp->status = status;
+    return 0;
+}
+
+static int h_host_action(const struct xf_http_request *req, struct xf_http_response *resp, void *ud,
+                         enum xf_resp_op op)
+{
+    struct xf_daemon *d = ud;
+    const char *host = xf_http_param(req, "host");
+    const char *idem = xf_http_header(req, "Idempotency-Key");
+    struct xf_resp_request rq = {.op = op, .host = host, .idem_key = idem, .actor = req->actor};
+    json_t *body = NULL;
+    int rc;
+
+    if (!host || !host[0] || strlen(host) >= sizeof(((struct xf_action *)0)->host))
+        return xf_http_error(resp, 400, "bad_request", "the host name is empty or too long");
+    for (const char *p = host; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return xf_http_error(resp, 400, "bad_request", "the host name has control bytes");
+    if (idem && (!idem[0] || strlen(idem) > IDEM_KEY_MAX))
+        return xf_http_error(resp, 400, "bad_request", "Idempotency-Key must be 1 to 128 bytes");
+    if ((rc = body_object(req, resp, &body)) != 0)
+        return rc > 0 ? 0 : rc;
+    if ((rc = body_reason(body, resp, &rq.reason)) == 0)
+        rc = respond_op(d, &rq, resp);
+    json_decref(body);
+    return rc > 0 ? 0 : rc;
+}
+
+static int h_isolate(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    return h_host_action(req, resp, ud, XF_RESP_ISOLATE);
+}
+
+static int h_release(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    return h_host_action(req, resp, ud, XF_RESP_RELEASE);
+}
+
+static int h_action_decide(const struct xf_http_request *req, struct xf_http_response *resp,
+                           void *ud, enum xf_resp_op op)
+{
+    struct xf_daemon *d = ud;
+    struct xf_resp_request rq = {
+        .op = op, .action_id = xf_http_param(req, "id"), .actor = req->actor};
+    json_t *body = NULL;
+    int rc;
+
+    if ((rc = body_object(req, resp, &body)) != 0)
+        return rc > 0 ? 0 : rc;
+    if ((rc = body_reason(body, resp, &rq.reason)) == 0)
+        rc = respond_op(d, &rq, resp);
+    json_decref(body);
+    return rc > 0 ? 0 : rc;
+}
+
+static int h_approve(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    return h_action_decide(req, resp, ud, XF_RESP_APPROVE);
+}
+
+static int h_deny(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    return h_action_decide(req, resp, ud, XF_RESP_DENY);
+}
+
+static int h_actions(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    struct xf_daemon *d = ud;
+    struct xf_resp_request rq = {.op = XF_RESP_LIST,
+                                 .state = xf_http_query(req, "state"),
+                                 .host = xf_http_query(req, "host"),
+                                 .actor = req->actor};
+
+    if (rq.state && xf_action_state_parse(rq.state) < 0)
+        return xf_http_error(resp, 400, "bad_request",
+                             "state must be one of planned, approved, sent, confirmed, failed, "
+                             "denied, dry_run, released");
+    if (!d->resp)
+        return xf_buf_appends(&resp->body, "{\"actions\":[]}");
+    return respond_op(d, &rq, resp);
+}
+
+static int h_action(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    struct xf_daemon *d = ud;
+    struct xf_resp_request rq = {
+        .op = XF_RESP_GET, .action_id = xf_http_param(req, "id"), .actor = req->actor};
+
+    if (!d->resp)
+        return xf_http_error(resp, 404, "not_found", "no such action");
+    return respond_op(d, &rq, resp);
+}
+
+/* The stored incident id as JSON (caller decrefs), or NULL with a 404 / error answered. */
+static int incident_load(struct xf_daemon *d, const char *id, struct xf_http_response *resp,
+                         json_t **out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    rc = xf_store_incident_get(xf_engine_store(d->eng), id, &text, &len);
+    if (rc == XF_ENOTFOUND)
+        return xf_http_error(resp, 404, "not_found", "no such incident") ? XF_ENOMEM : 1;
+    if (rc)
+        return rc;
+    *out = json_loadb(text, len, 0, NULL);
+    xf_free(text);
+    return *out ? 0 : XF_EINTERNAL;
+}
+
+static int dump_to(struct xf_buf *b, const json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int rc;
+
+    if (!s)
+        return XF_ENOMEM;
+    rc = xf_buf_appends(b, s);
+    free(s); /* jansson's allocator */
+    return rc;
+}
+
+static int h_incident(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    struct xf_daemon *d = ud;
+    const char *id = xf_http_param(req, "id");
+    struct xf_buf acts;
+    json_t *inc = NULL;
+    int rc;
+
+    xf_buf_init(&acts);
+    if ((rc = incident_load(d, id, resp, &inc)) != 0)
+        goto out;
+    if (d->resp) {
+        json_t *a;
+        if ((rc = xf_response_incident_actions(d->resp, id, &acts)))
+            goto out;
+        a = json_loadb(acts.data ? acts.data : "[]", acts.len ? acts.len : 2, 0, NULL);
+        if (!a || json_object_set_new(inc, "actions", a)) {
+            rc = XF_EINTERNAL;
+            goto out;
+        }
+    } else if (!json_object_get(inc, "actions")) {
+        json_object_set_new(inc, "actions", json_array());
+    }
+    rc = dump_to(&resp->body, inc);
+out:
+    json_decref(inc);
+    xf_buf_close(&acts);
+    return rc > 0 ? 0 : rc;
+}
+
+static int h_graph(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    struct xf_daemon *d = ud;
+    const char *id = xf_http_param(req, "id");
+    const char *fmt = xf_http_query(req, "format");
+    char *text = NULL;
+    size_t len = 0;
+    json_t *inc = NULL, *g = NULL;
+    int rc;
+
+    if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "dot") != 0)
+        return xf_http_error(resp, 400, "bad_request", "format must be json or dot");
+    rc = xf_store_incident_get(xf_engine_store(d->eng), id, &text, &len);
+    if (rc == XF_ENOTFOUND)
+        return xf_http_error(resp, 404, "not_found", "no such incident");
+    if (rc)
+        return rc;
+    if (fmt && strcmp(fmt, "dot") == 0) {
+        resp->content_type = "text/vnd.graphviz; charset=utf-8";
+        rc = xf_incident_render_dot(text, len, &resp->body);
+        goto out;
+    }
+    rc = XF_EINTERNAL;
+    if (!(inc = json_loadb(text, len, 0, NULL)) || !(g = json_object()))
+        goto out;
+    if (json_object_set(g, "id", json_object_get(inc, "id")) ||
+        json_object_set(g, "nodes", json_object_get(inc, "nodes")) ||
+        json_object_set(g, "edges", json_object_get(inc, "edges")))
+        goto out;
+    rc = dump_to(&resp->body, g);
+out:
+    json_decref(g);
+    json_decref(inc);
+    xf_free(text);
+    return rc;
+}
+
+/* One incident of the list: its summary (no nodes, edges or actions) and when it last moved. */
+struct inc_row {
+    json_t *summary;
+    xf_time_t last_seen;
+    const char *id; /* in summary */
+};
+
+struct inc_list {
+    struct inc_row *rows;
+    size_t n, cap;
+    xf_time_t since;
+    int has_since;
+    int rc;
+};
+
+static int inc_list_add(const char *id, const char *json, size_t len, void *ud)
+{
+    struct inc_list *l = ud;
+    json_t *j = json_loadb(json, len, 0, NULL);
+    const char *ls;
+    xf_time_t t = 0;
+
+    if (!j)
+        return 0; /* a stored incident that does not parse is skipped, not fatal */
+    ls = json_string_value(json_object_get(j, "last_seen"));
+    if (ls)
+        xf_time_parse(ls, strlen(ls), &t);
+    if (l->has_since && t < l->since) {
+        json_decref(j);
+        return 0;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct inc_row *r = xf_realloc(l->rows, cap * sizeof *r);
+        if (!r) {
+            json_decref(j);
+            l->rc = XF_ENOMEM;
+            return 1;
+        }
+        l->rows = r;
+        l->cap = cap;
+    }
+    json_object_del(j, "nodes");
+    json_object_del(j, "edges");
+    json_object_del(j, "actions");
+    l->rows[l->n].summary = j;
+    l->rows[l->n].last_seen = t;
+    l->rows[l->n].id = json_string_value(json_object_get(j, "id"));
+    l->n++;
+    return 0;
+}
+
+/* Most recently active first, then by id for a stable order. */
+static int inc_row_cmp(const void *a, const void *b)
+{
+    const struct inc_row *x = a, *y = b;
+
+    if (x->last_seen != y->last_seen)
+        return x->last_seen > y->last_seen ? -1 : 1;
+    return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
+static int h_incidents(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
+{
+    struct xf_daemon *d = ud;
+    const char *lim = xf_http_query(req, "limit");
+    const char *since = xf_http_query(req, "since");
+    struct inc_list l = {0};
+    long limit = LIST_DEFAULT;
+    int rc;
+
+    if (lim) {
+        char *end = NULL;
+        errno = 0;
+        limit = strtol(lim, &end, 10);
+        if (errno || end == lim || *end || limit < 1 || limit > LIST_MAX)
+            return xf_http_error(resp, 400, "bad_request", "limit must be from 1 to 1000");
+    }
+    if (since) {
+        if (xf_time_parse(since, strlen(since), &l.since))
+            return xf_http_error(resp, 400, "bad_request",
+                                 "since must be an RFC 3339 time (2026-11-21T09:00:00Z)");
+        l.has_since = 1;
+    }
+    rc = xf_store_incidents_scan(xf_engine_store(d->eng), inc_list_add, &l);
+    if (l.rc)
+        rc = l.rc;
+    if (rc == 0) {
+        if (l.n)
+            qsort(l.rows, l.n, sizeof *l.rows, inc_row_cmp);
+        rc = xf_buf_appends(&resp->body, "{\"incidents\":[");
+        for (size_t i = 0; i < l.n && i < (size_t)limit && !rc; i++) {
+            if (i)
+                rc = xf_buf_appends(&resp->body, ",");
+            if (!rc)
+                rc = dump_to(&resp->body, l.rows[i].summary);
+        }
+        if (!rc)
+            rc = xf_buf_appendf(&resp->body, "],\"total\":%zu}", l.n);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        json_decref(l.rows[i].summary);
+    xf_free(l.rows);
+    return rc;
+}
+
+/* A request the listener refused (401/403): a state-changing one goes to the audit log. */
+static void on_refused(void *ud, const char *method, const char *path, int status,
+                       const char *actor)
+{
+    struct xf_daemon *d = ud;
+    json_t *detail;
+    char *s = NULL;
+
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+        return;
+    detail = json_pack("{s:s, s:s, s:i}", "method", method, "path", path, "status", status);
+    if (detail)
+        s = json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (d->resp)
+        xf_response_audit(d->resp, "request", "failure", actor, s);
+    else
+        XF_WARN("api: refused %s %s (%d) for %s", method, path, status, actor ? actor : "no token");
+    free(s);
+    json_decref(detail);
+}
+
 /* ---- lifecycle ---------------------------------------------------------------------------- */
+
+static int hand_over_incident(const struct xf_incident_view *inc, void *ud)
+{
+    return xf_response_incident(ud, inc->json, inc->len);
+}
+
+/* Starts the listener with every route and the configured tokens (their secrets read here and
+ * wiped once the listener holds their digests). */
+static int start_api(struct xf_daemon *d)
+{
+    struct xf_api_token toks[XF_MAX_TOKENS];
+    char *secrets[XF_MAX_TOKENS] = {0};
+    size_t n = 0;
+    int metrics_role = xf_api_role_parse(d->cfg.api_metrics_role);
+    int rc = 0;
+    const struct xf_http_route routes[] = {
+        {"GET", "/metrics", h_metrics, d, metrics_role > 0 ? metrics_role : XF_ROLE_NONE, 0},
+        {"GET", "/healthz", h_healthz, d, XF_ROLE_NONE, 0},
+        {"GET", "/readyz", h_readyz, d, XF_ROLE_NONE, 0},
+        {"GET", "/api/v1/incidents", h_incidents, d, XF_ROLE_READ, 0},
+        {"GET", "/api/v1/incidents/{id}", h_incident, d, XF_ROLE_READ, 0},
+        {"GET", "/api/v1/incidents/{id}/graph", h_graph, d, XF_ROLE_READ, 0},
+        {"POST", "/api/v1/hosts/{host}/isolate", h_isolate, d, XF_ROLE_RESPOND, XF_ROUTE_JSON_BODY},
+        {"POST", "/api/v1/hosts/{host}/release", h_release, d, XF_ROLE_RESPOND, XF_ROUTE_JSON_BODY},
+        {"GET", "/api/v1/actions", h_actions, d, XF_ROLE_READ, 0},
+        {"GET", "/api/v1/actions/{id}", h_action, d, XF_ROLE_READ, 0},
+        {"POST", "/api/v1/actions/{id}/approve", h_approve, d, XF_ROLE_RESPOND, XF_ROUTE_JSON_BODY},
+        {"POST", "/api/v1/actions/{id}/deny", h_deny, d, XF_ROLE_RESPOND, XF_ROUTE_JSON_BODY},
+    };
+    struct xf_api_opts ao = {.listen = d->cfg.api_listen,
+                             .max_body = (size_t)d->cfg.api_max_body,
+                             .tokens = toks,
+                             .on_refused = on_refused,
+                             .refused_ud = d};
+
+    for (size_t i = 0; i < d->cfg.n_api_tokens && !rc; i++) {
+        char why[XF_ERRMSG_MAX] = "";
+        rc = xf_config_token_secret(&d->cfg.api_tokens[i], &secrets[i], why, sizeof why);
+        if (rc) {
+            XF_ERROR("%s", why[0] ? why : xf_strerror(rc));
+            break;
+        }
+        toks[n++] = (struct xf_api_token){d->cfg.api_tokens[i].name,
+                                          xf_api_role_parse(d->cfg.api_tokens[i].role), secrets[i]};
+    }
+    ao.n_tokens = n;
+    if (!rc)
+        rc = xf_api_start(&ao, routes, XF_ARRAY_LEN(routes), &d->api);
+    for (size_t i = 0; i < XF_MAX_TOKENS; i++) {
+        if (secrets[i]) {
+            memset(secrets[i], 0, strlen(secrets[i]));
+            xf_free(secrets[i]);
+        }
+    }
+    if (!rc && n == 0)
+        XF_WARN("api: no tokens configured (api.tokens): every /api/v1 request is refused");
+    return rc;
+}
 
 int xf_daemon_create(const struct xf_config *cfg, struct xf_daemon **out)
 {
@@ -666,6 +1216,13 @@ int xf_daemon_create(const struct xf_config *cfg, struct xf_daemon **out)
         d->snap.rules_loaded = xf_engine_rule_count(d->eng);
         xf_store_get_stats(xf_engine_store(d->eng), &d->snap.store);
     }
+    /* the response service, once the state is rebuilt: it resumes its pending actions, then
+     * gets every current incident (planning is idempotent, so an incident it already acted on
+     * before a restart plans nothing new) */
+    if ((rc = xf_response_create(&d->cfg.response, xf_engine_store(d->eng), &d->resp)))
+        goto fail;
+    if ((rc = xf_engine_incidents(d->eng, hand_over_incident, d->resp)))
+        goto fail;
 
     if ((rc = xf_kafka_producer_create(d->cfg.brokers, (const char *const *)d->cfg.kafka_props,
                                        d->cfg.n_kafka_props, &d->dlq)))
@@ -684,15 +1241,9 @@ int xf_daemon_create(const struct xf_config *cfg, struct xf_daemon **out)
         goto fail;
 
     if (d->cfg.api_listen && d->cfg.api_listen[0]) {
-        const struct xf_http_route routes[] = {
-            {"GET", "/metrics", h_metrics, d, XF_ROLE_NONE, 0},
-            {"GET", "/healthz", h_healthz, d, XF_ROLE_NONE, 0},
-            {"GET", "/readyz", h_readyz, d, XF_ROLE_NONE, 0},
-        };
-        struct xf_api_opts ao = {.listen = d->cfg.api_listen};
-        if ((rc = xf_api_start(&ao, routes, XF_ARRAY_LEN(routes), &d->api)))
+        if ((rc = start_api(d)))
             goto fail;
-        XF_INFO("listening on %s (port %d): /metrics /healthz /readyz", d->cfg.api_listen,
+        XF_INFO("listening on %s (port %d): /api/v1 /metrics /healthz /readyz", d->cfg.api_listen,
                 xf_api_port(d->api));
     }
     *out = d;
@@ -710,6 +1261,7 @@ int xf_daemon_run(struct xf_daemon *d)
         .on_batch = hook_on_batch,
         .on_bad_record = hook_on_bad_record,
         .before_commit = hook_before_commit,
+        .on_incident = hook_on_incident,
         .after_commit = hook_after_commit,
         .tick = hook_tick,
         .tick_ms = TICK_MS,
@@ -776,7 +1328,12 @@ void xf_daemon_destroy(struct xf_daemon *d)
         return;
     if (signal_target == d)
         signal_target = NULL;
+    /* the handlers call the response service, which writes into the engine's store */
     xf_api_stop(d->api);
+    xf_response_destroy(d->resp);
+    for (size_t i = 0; i < d->n_incs; i++)
+        xf_free(d->incs[i].json);
+    xf_free(d->incs);
     xf_kafka_consumer_destroy(d->cons);
     xf_kafka_producer_destroy(d->dlq);
     xf_engine_destroy(d->eng);
