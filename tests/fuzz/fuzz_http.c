@@ -5,7 +5,9 @@
  *   0  the listen-address parser,
  *   1  the route matcher ("METHOD\nPATH" against a table shaped like the daemon's),
  *   2  the JSON string escaper (the result must be valid UTF-8 with no raw control bytes),
- *   *  a real listener, as raw bytes of an HTTP request over a loopback socket.
+ *   4  the bearer-token check, the rest being an Authorization header value,
+ *   *  a real listener, as raw bytes of an HTTP request over a loopback socket; its /api
+ *      routes need a token ("Bearer fuzz-read" reads, "Bearer fuzz-respond" may POST JSON).
  * The one thing to know: the listener is started once on 127.0.0.1 with an ephemeral port and
  * serves every socket input; an answer, when there is one, must be an HTTP status line.
  */
@@ -40,24 +42,35 @@ static int h_fail(const struct xf_http_request *req, struct xf_http_response *re
 static const struct xf_http_route routes[] = {
     {"GET", "/metrics", h_echo, NULL, XF_ROLE_NONE, 0},
     {"GET", "/healthz", h_echo, NULL, XF_ROLE_NONE, 0},
-    {"GET", "/api/v1/incidents/{id}", h_echo, NULL, XF_ROLE_NONE, 0},
+    {"GET", "/api/v1/incidents/{id}", h_echo, NULL, XF_ROLE_READ, 0},
     {"GET", "/api/v1/incidents/stats", h_echo, NULL, XF_ROLE_NONE, 0},
     {"GET", "/api/v1/incidents/{id}/graph", h_echo, NULL, XF_ROLE_NONE, 0},
-    {"POST", "/api/v1/hosts/{id}/isolate", h_echo, NULL, XF_ROLE_NONE, 0},
+    {"POST", "/api/v1/hosts/{id}/isolate", h_echo, NULL, XF_ROLE_RESPOND, XF_ROUTE_JSON_BODY},
     {"DELETE", "/api/v1/incidents/{id}", h_fail, NULL, XF_ROLE_NONE, 0},
     {"GET", "/", h_echo, NULL, XF_ROLE_NONE, 0},
 };
 
+static const struct xf_api_token tokens[] = {
+    {"reader", XF_ROLE_READ, "fuzz-read"},
+    {"responder", XF_ROLE_RESPOND, "fuzz-respond"},
+};
+
 static struct xf_api_router router;
+static struct xf_api_auth auth;
 static struct xf_api *api;
 static int port;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    struct xf_api_opts opts = {.listen = "127.0.0.1:0", .max_body = 256, .threads = 2};
+    struct xf_api_opts opts = {.listen = "127.0.0.1:0",
+                               .max_body = 256,
+                               .threads = 2,
+                               .tokens = tokens,
+                               .n_tokens = XF_ARRAY_LEN(tokens)};
 
     xf_log_set_level(XF_LOG_ERROR);
     if (xf_api_router_init(&router, routes, XF_ARRAY_LEN(routes)) ||
+        xf_api_auth_init(&auth, tokens, XF_ARRAY_LEN(tokens)) ||
         xf_api_start(&opts, routes, XF_ARRAY_LEN(routes), &api))
         abort();
     port = xf_api_port(api);
@@ -112,6 +125,21 @@ static void fuzz_escape(const char *s)
     xf_buf_close(&b);
 }
 
+/* Whatever the header, the answer is one of three, and 0 only for a configured token. */
+static void fuzz_auth(const char *h)
+{
+    const char *actor = NULL;
+    enum xf_api_role role;
+    int rc = xf_api_auth_check(&auth, h, XF_ROLE_RESPOND, &actor, &role);
+
+    if (rc != 0 && rc != 401 && rc != 403)
+        abort();
+    if ((rc == 0) != (actor && role >= XF_ROLE_RESPOND))
+        abort();
+    if (rc == 401 && actor)
+        abort();
+}
+
 static void fuzz_socket(const uint8_t *data, size_t size)
 {
     struct sockaddr_in a;
@@ -164,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    if (data[0] > 2) {
+    if (data[0] > 2 && data[0] != 4) {
         fuzz_socket(data + 1, size - 1);
         return 0;
     }
@@ -180,6 +208,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         xf_api_listen_parse(s, &ss, &len);
     } else if (data[0] == 1) {
         fuzz_match(s);
+    } else if (data[0] == 4) {
+        fuzz_auth(s);
     } else {
         fuzz_escape(s);
     }
