@@ -9,23 +9,26 @@
 #      at a steady rate (50,000/s for 60 s): event-to-incident latency per attack chain.
 #
 # Usage: bench/kafka.sh [--events N] [--partitions P] [--rate R] [--seconds S] [--no-latency]
-#                       [--queue-batches Q] [--latency-only]
+#                       [--queue-batches Q] [--latency-only] [--build DIR] [--daemon BIN]
 #   --latency-only     skip steps 1-3 (e.g. to measure latency at a rate the daemon sustains)
-#   --queue-batches Q  also run step 3 with pipeline.queue_batches: Q (default 1000; 0 skips):
-#                      the default 24 makes the daemon pause and resume its partitions often
+#   --queue-batches Q  also run step 3 (and 4) with pipeline.queue_batches: Q (default 0:
+#                      skipped), to compare a pool size with the default one
+#   --build DIR        build and run in DIR instead of build-bench (data stays in build-bench)
+#   --daemon BIN       run this xdrflow binary as the daemon (A/B against another build; the
+#                      devbroker, producer and tools still come from the build dir)
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build=$root/build-bench
-data=$build/data
-tmp=$build/tmp
+data=$root/build-bench/data
 events=2000000
 parts=384
 rate=50000
 seconds=60
 latency=1
-qb=1000
+qb=0
 only_lat=0
+daemon_bin=
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -36,14 +39,17 @@ while [ $# -gt 0 ]; do
     --no-latency) latency=0 ;;
     --queue-batches) qb=$2; shift ;;
     --latency-only) only_lat=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --daemon) daemon_bin=$2; shift ;;
+    --build) build=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "kafka.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 
 jobs=$(nproc 2>/dev/null || echo 2)
-echo "== building Release in build-bench" >&2
+tmp=$build/tmp
+echo "== building Release in $build" >&2
 # the same configuration as bench/replay.sh (the build dir is shared): only targets are added
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DXF_SANITIZE=OFF -DXF_TESTS=OFF \
     -DXF_BENCH=ON -DXF_WERROR=OFF >/dev/null
@@ -121,7 +127,7 @@ api: {listen: "127.0.0.1:0"}
 log: {level: info}
 ${3:-}
 EOF
-    "$xdrflow" run -c "$work/$1/xdrflow.yaml" >"$work/$1/out" 2>"$work/$1/err" &
+    "${daemon_bin:-$xdrflow}" run -c "$work/$1/xdrflow.yaml" >"$work/$1/out" 2>"$work/$1/err" &
     daemon_pid=$!
     api=
     for _ in $(seq 200); do

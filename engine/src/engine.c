@@ -12,6 +12,11 @@
  * circulates), so memory does not grow with the input. Recovery needs no special path: on
  * open the stored events are fed back through the correlator, and a re-read duplicate is
  * dropped by id.
+ *
+ * Store commits run on a writer thread while the caller's thread correlates the next interval:
+ * at most one commit is in flight, and the hooks (on_incident, before_commit, after_commit)
+ * still run on the caller's thread in checkpoint order, after_commit only once the commit it
+ * reports has finished.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -89,6 +94,18 @@ struct xf_engine {
      * 0 marks an empty slot (a real key of 0 is remapped to 1). */
     uint64_t *pending;
     size_t n_pending;
+    /* the writer thread (live during xf_pipe_run only): one store batch in flight, its
+     * events' keys in pending_fly (still invisible to exists()), and a spare to fill next */
+    pthread_t wr_thread;
+    int wr_started;
+    pthread_mutex_t wr_mu;
+    pthread_cond_t wr_cv;
+    struct xf_store_batch *wr_batch; /* in flight; NULL when none */
+    struct xf_store_batch *sbatch_spare;
+    int wr_done, wr_rc, wr_quit;
+    uint64_t wr_seq; /* after_commit's seq for the batch in flight */
+    uint64_t *pending_fly;
+    size_t n_pending_fly;
     atomic_int fatal; /* set by the source thread, read here */
     size_t errors_shown;
     /* pipeline, live during replay only */
@@ -491,12 +508,27 @@ static uint64_t pending_key(const struct xf_event *ev)
     return k ? k : 1;
 }
 
-/* Returns 1 if ev is already queued, else records it and returns 0. */
+static int pending_has(const uint64_t *tab, uint64_t k)
+{
+    size_t i = (size_t)(k >> 17) & (PENDING_SLOTS - 1);
+
+    while (tab[i]) {
+        if (tab[i] == k)
+            return 1;
+        i = (i + 1) & (PENDING_SLOTS - 1);
+    }
+    return 0;
+}
+
+/* Returns 1 if ev is already queued (in this interval or in the commit in flight), else
+ * records it and returns 0. */
 static int pending_check_add(struct xf_engine *e, const struct xf_event *ev)
 {
     uint64_t k = pending_key(ev);
     size_t i = (size_t)(k >> 17) & (PENDING_SLOTS - 1);
 
+    if (e->n_pending_fly && pending_has(e->pending_fly, k))
+        return 1;
     while (e->pending[i]) {
         if (e->pending[i] == k)
             return 1;
@@ -507,15 +539,111 @@ static int pending_check_add(struct xf_engine *e, const struct xf_event *ev)
     return 0;
 }
 
-/* Persists the graph updates and incidents of what was fed since the last checkpoint, then
- * commits the store batch: after this returns 0, everything fed so far is durable. */
-static int checkpoint(struct xf_engine *e)
+/* ---- the writer thread --------------------------------------------------------------------- */
+
+static void *writer_main(void *arg)
+{
+    struct xf_engine *e = arg;
+
+    pthread_mutex_lock(&e->wr_mu);
+    for (;;) {
+        while (!e->wr_quit && (!e->wr_batch || e->wr_done))
+            pthread_cond_wait(&e->wr_cv, &e->wr_mu);
+        if (!e->wr_batch || e->wr_done)
+            break; /* quit, nothing in flight */
+        struct xf_store_batch *b = e->wr_batch;
+        pthread_mutex_unlock(&e->wr_mu);
+        int rc = xf_store_batch_commit(e->store, b);
+        pthread_mutex_lock(&e->wr_mu);
+        e->wr_rc = rc;
+        e->wr_done = 1;
+        pthread_cond_broadcast(&e->wr_cv);
+    }
+    pthread_mutex_unlock(&e->wr_mu);
+    return NULL;
+}
+
+/* After a commit: its keys are visible to exists() now, and the daemon may publish offsets. */
+static void commit_done(struct xf_engine *e, uint64_t seq)
+{
+    const struct xf_pipe_hooks *h = e->hooks;
+
+    if (h && h->after_commit)
+        h->after_commit(h->ud, seq);
+}
+
+/* Collects the commit in flight, waiting for it when block. Returns 0 (done, or none in
+ * flight), 1 (!block and still running) or the commit's error (fatal; the batch is dropped,
+ * and its records are re-read from Kafka since no offset covering them was committed). */
+static int commit_collect(struct xf_engine *e, int block)
+{
+    struct xf_store_batch *b;
+    uint64_t seq;
+    int rc;
+
+    if (!e->wr_batch)
+        return 0;
+    pthread_mutex_lock(&e->wr_mu);
+    while (!e->wr_done) {
+        if (!block) {
+            pthread_mutex_unlock(&e->wr_mu);
+            return 1;
+        }
+        pthread_cond_wait(&e->wr_cv, &e->wr_mu);
+    }
+    b = e->wr_batch;
+    rc = e->wr_rc;
+    seq = e->wr_seq;
+    e->wr_batch = NULL;
+    e->wr_done = 0;
+    pthread_mutex_unlock(&e->wr_mu);
+    if (e->n_pending_fly) {
+        memset(e->pending_fly, 0, PENDING_SLOTS * sizeof(*e->pending_fly));
+        e->n_pending_fly = 0;
+    }
+    if (rc)
+        xf_store_batch_clear(b);
+    e->sbatch_spare = b;
+    if (rc == 0)
+        commit_done(e, seq);
+    return rc;
+}
+
+/* Hands the filled store batch to the writer (none in flight: the caller collected it). */
+static void commit_start(struct xf_engine *e)
+{
+    uint64_t *t = e->pending;
+
+    e->pending = e->pending_fly;
+    e->pending_fly = t;
+    e->n_pending_fly = e->n_pending;
+    e->n_pending = 0;
+    pthread_mutex_lock(&e->wr_mu);
+    e->wr_batch = e->sbatch;
+    e->wr_seq = e->consumed_seq;
+    e->wr_done = 0;
+    pthread_cond_signal(&e->wr_cv);
+    pthread_mutex_unlock(&e->wr_mu);
+    e->sbatch = e->sbatch_spare;
+    e->sbatch_spare = NULL;
+}
+
+/*
+ * Persists the graph updates and incidents of what was fed since the last checkpoint, then
+ * commits the store batch. sync: after this returns 0, everything fed so far is durable.
+ * Otherwise, with the writer running, the commit is only started: the previous one is
+ * collected first (after_commit), so hooks keep their order: after_commit(N) comes before
+ * the on_incident and before_commit calls of N+1.
+ */
+static int checkpoint_mode(struct xf_engine *e, int sync)
 {
     const struct xf_pipe_hooks *h = e->hooks;
     int rc;
 
     if (!e->store)
         return xf_correlator_drain_edges(e->corr, discard_edge, NULL);
+    if ((rc = commit_collect(e, 1)))
+        return rc;
     if ((rc = xf_correlator_drain_edges(e->corr, on_edge, e)) ||
         (rc = xf_correlator_flush(e->corr, on_incident, on_incident_gone, e)))
         return rc;
@@ -523,17 +651,24 @@ static int checkpoint(struct xf_engine *e)
      * before (and together with) what they cover */
     if (h && h->before_commit && (rc = h->before_commit(h->ud, e->sbatch)))
         return rc;
+    e->uncommitted = 0;
+    if (e->wr_started) {
+        commit_start(e);
+        return sync ? commit_collect(e, 1) : 0;
+    }
     rc = xf_store_batch_commit(e->store, e->sbatch);
     if (rc == 0 && e->n_pending) {
         memset(e->pending, 0, PENDING_SLOTS * sizeof(*e->pending));
         e->n_pending = 0;
     }
-    if (rc == 0) {
-        e->uncommitted = 0;
-        if (h && h->after_commit)
-            h->after_commit(h->ud, e->consumed_seq);
-    }
+    if (rc == 0)
+        commit_done(e, e->consumed_seq);
     return rc;
+}
+
+static int checkpoint(struct xf_engine *e)
+{
+    return checkpoint_mode(e, 1);
 }
 
 static void report_error(struct xf_engine *e, const struct record_error *err)
@@ -613,9 +748,48 @@ static int consume_batch(struct xf_engine *e, struct batch *b)
     e->consumed_seq = b->seq + 1;
     if (e->hooks && e->hooks->on_batch && b->n)
         e->hooks->on_batch(e->hooks->ud, b->meta, b->n);
+    /* a checkpoint marker (the daemon's revoke and shutdown) waits until durable */
     if (e->store && (e->n_pending >= CHECKPOINT_EVENTS || (b->flags & XF_PIPE_CHECKPOINT)))
-        return checkpoint(e);
+        return checkpoint_mode(e, (b->flags & XF_PIPE_CHECKPOINT) != 0);
     return 0;
+}
+
+/* Starts the writer thread; without it (no store, or no resources) commits run inline. */
+static void writer_start(struct xf_engine *e)
+{
+    if (!e->store || e->wr_started)
+        return;
+    if (!e->sbatch_spare && xf_store_batch_create(&e->sbatch_spare))
+        return;
+    if (!e->pending_fly && !(e->pending_fly = xf_calloc(PENDING_SLOTS, sizeof(*e->pending_fly))))
+        return;
+    pthread_mutex_init(&e->wr_mu, NULL);
+    pthread_cond_init(&e->wr_cv, NULL);
+    e->wr_batch = NULL;
+    e->wr_done = e->wr_rc = e->wr_quit = 0;
+    if (pthread_create(&e->wr_thread, NULL, writer_main, e)) {
+        XF_WARN("could not start the store writer thread; committing inline");
+        pthread_mutex_destroy(&e->wr_mu);
+        pthread_cond_destroy(&e->wr_cv);
+        return;
+    }
+    e->wr_started = 1;
+}
+
+/* Stops the writer; the caller collected the last commit (checkpoint) or gives it up. */
+static void writer_stop(struct xf_engine *e)
+{
+    if (!e->wr_started)
+        return;
+    commit_collect(e, 1);
+    pthread_mutex_lock(&e->wr_mu);
+    e->wr_quit = 1;
+    pthread_cond_signal(&e->wr_cv);
+    pthread_mutex_unlock(&e->wr_mu);
+    pthread_join(e->wr_thread, NULL);
+    pthread_mutex_destroy(&e->wr_mu);
+    pthread_cond_destroy(&e->wr_cv);
+    e->wr_started = 0;
 }
 
 /* Waits for batch seq from the workers; NULL after tick_ms (>0) without it. */
@@ -682,6 +856,7 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
     e->uncommitted = 0;
     e->hooks = h;
     started = 1;
+    writer_start(e);
 
     /* workers first: with fewer than asked the pipeline still runs; with none, or no
      * source thread, nothing would ever fill the done slots this thread waits on */
@@ -709,6 +884,8 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
                 if ((rc = checkpoint(e)))
                     e->stop = 1;
                 last_commit = now_ms();
+            } else if (!rc && !e->fatal && (rc = commit_collect(e, 1))) {
+                e->stop = 1;
             }
             continue;
         }
@@ -719,9 +896,12 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
                 last_commit = now_ms();
             if (!rc && h->tick_ms > 0 && e->uncommitted && e->store &&
                 now_ms() - last_commit >= (uint64_t)h->tick_ms) {
-                rc = checkpoint(e);
+                rc = checkpoint_mode(e, 0);
                 last_commit = now_ms();
             }
+            /* publish a finished commit now rather than at the next checkpoint */
+            if (!rc && e->wr_batch && (rc = commit_collect(e, 0)) == 1)
+                rc = 0;
             if (!rc && h->tick)
                 rc = h->tick(h->ud);
             if (rc) {
@@ -752,6 +932,7 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
         rc = checkpoint(e);
     else
         checkpoint(e);
+    writer_stop(e);
 out_free:
     e->hooks = NULL;
     if (started) {
@@ -855,8 +1036,10 @@ void xf_engine_destroy(struct xf_engine *e)
     if (!e)
         return;
     xf_store_batch_destroy(e->sbatch);
+    xf_store_batch_destroy(e->sbatch_spare);
     xf_store_close(e->store);
     xf_free(e->pending);
+    xf_free(e->pending_fly);
     xf_correlator_destroy(e->corr);
     xf_ruleset_destroy(e->rules);
     xf_buf_close(&e->scratch);

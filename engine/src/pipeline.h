@@ -47,7 +47,10 @@ struct xf_pipe_hooks {
     /* An incident that is new or changed in the store batch about to commit (not yet durable:
      * keep it until after_commit). May be NULL. */
     int (*on_incident)(void *ud, const struct xf_incident_view *inc);
-    /* After a successful commit: everything in batches up to seq is durable. */
+    /* After a successful commit: everything in batches up to seq is durable. Commits run on a
+     * writer thread while this thread goes on consuming, so by now batches after seq may have
+     * been consumed: what before_commit saw is what became durable, not the current state.
+     * The order stays before_commit(N), after_commit(N), on_incident/before_commit(N+1). */
     void (*after_commit)(void *ud, uint64_t seq);
     /* Between batches and on idle ticks (rule reload). <0 is fatal. */
     int (*tick)(void *ud);

@@ -54,7 +54,9 @@ static const struct prop consumer_defaults[] = {
     {"fetch.max.bytes", "104857600"},
     {"max.partition.fetch.bytes", "8388608"},
     {"queued.min.messages", "1000000"},
-    {"queued.max.messages.kbytes", "524288"},
+    /* the daemon's memory bound: it never pauses for backpressure (a pause drops this
+     * prefetch), it stops polling and lets this limit stop the fetching */
+    {"queued.max.messages.kbytes", "131072"},
     {"receive.message.max.bytes", "110000000"},
     {"fetch.error.backoff.ms", "100"},
     /* a dead member's partitions move to the survivors within seconds, not 45 s */
