@@ -260,7 +260,7 @@ static int s1_on_reply(void *state, struct xf_action *a, const struct xf_conn_ct
     struct s1_state *st = state;
     const char *want = a->kind == XF_ACT_RELEASE ? "connected" : "disconnected";
     json_t *root = NULL, *data, *agent;
-    const char *id, *name, *net;
+    const char *id, *name, *net, *mapped, *expect = a->device_id;
 
     memset(out, 0, sizeof(*out));
     if (r->status < 200 || r->status >= 300) {
@@ -297,6 +297,9 @@ static int s1_on_reply(void *state, struct xf_action *a, const struct xf_conn_ct
         }
         goto out;
     }
+    /* the id the query asked for: what an answer must be about */
+    if (!a->device_id[0] && a->phase == S1_CHECK && (mapped = xf_conn_device(&st->devmap, a->host)))
+        expect = mapped;
     agent = json_array_get(data, 0);
     id = json_string_value(json_object_get(agent, "id"));
     name = json_string_value(json_object_get(agent, "computerName"));
@@ -308,7 +311,7 @@ static int s1_on_reply(void *state, struct xf_action *a, const struct xf_conn_ct
         out->step = XF_STEP_FAILED;
         snprintf(out->why, sizeof(out->why), "host %.128s matches %zu agents; map it", a->host,
                  json_array_size(data));
-    } else if (!id || !id_ok(id) || (a->device_id[0] && strcmp(id, a->device_id) != 0)) {
+    } else if (!id || !id_ok(id) || (expect[0] && strcmp(id, expect) != 0)) {
         out->step = XF_STEP_FAILED;
         snprintf(out->why, sizeof(out->why), "agent answer without a usable id for %.128s",
                  a->host);

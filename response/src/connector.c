@@ -203,7 +203,11 @@ int64_t xf_conn_retry_after_ms(const struct xf_conn_reply *r, int64_t now_s)
     {
         int64_t t = (int64_t)timegm(&tm);
 
-        return t > now_s ? (t - now_s) * 1000 : 0;
+        /* the same day-long ceiling as the seconds form: a date years ahead is not a reason
+         * to park an isolation */
+        if (t <= now_s)
+            return 0;
+        return t - now_s > 86400 ? 86400 * 1000 : (t - now_s) * 1000;
     }
 }
 

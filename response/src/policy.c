@@ -385,10 +385,26 @@ static int entry_matches(const struct xf_policy_conf *p, const char *e, const ch
 
 int xf_policy_host_protected(const struct xf_policy_conf *p, const char *host)
 {
-    char shortname[256];
+    char shortname[256], full[256];
     const char *dot;
+    size_t n;
 
     if (!p || !host || !*host)
+        return 0;
+    /* "dc01.corp.example." (root-anchored) and " dc01 " name the host "dc01.corp.example" and
+     * "dc01": match them without the trailing dots and blanks; a name too long to copy is
+     * matched as given */
+    while (*host == ' ' || *host == '\t')
+        host++;
+    n = strlen(host);
+    while (n > 0 && (host[n - 1] == '.' || host[n - 1] == ' ' || host[n - 1] == '\t'))
+        n--;
+    if (n < sizeof full && n < strlen(host)) {
+        memcpy(full, host, n);
+        full[n] = '\0';
+        host = full;
+    }
+    if (!*host)
         return 0;
     shortname[0] = '\0';
     dot = strchr(host, '.');

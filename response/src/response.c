@@ -248,11 +248,63 @@ static struct job *job_find(struct xf_response *r, const char *id)
     return NULL;
 }
 
-/* A pending isolate or release of host, or NULL. */
+/* Length of host without one trailing dot ("ws01." is the root-anchored "ws01"). */
+static size_t host_len(const char *h)
+{
+    size_t n = strlen(h);
+
+    return n > 0 && h[n - 1] == '.' ? n - 1 : n;
+}
+
+/* Case, one trailing dot aside, the same name: what a vendor resolves to one device. */
+static int host_eq(const char *x, const char *y)
+{
+    size_t nx = host_len(x), ny = host_len(y);
+
+    return nx == ny && strncasecmp(x, y, nx) == 0;
+}
+
+/* Could x and y name one machine? Also a short name and an FQDN whose first label it is
+ * ("ws01" and "WS01.corp.example."). Used to refuse a second action for a host, so it errs
+ * towards "the same". */
+static int host_same(const char *x, const char *y)
+{
+    size_t nx = host_len(x), ny = host_len(y);
+    const char *dx = memchr(x, '.', nx), *dy = memchr(y, '.', ny);
+
+    if (host_eq(x, y))
+        return 1;
+    if (!dx && dy)
+        return (size_t)(dy - y) == nx && strncasecmp(x, y, nx) == 0;
+    if (dx && !dy)
+        return (size_t)(dx - x) == ny && strncasecmp(x, y, ny) == 0;
+    return 0;
+}
+
+/* A name a vendor query cannot widen: letters, digits, '.', '-', '_', ':' (IPv6), at most 253
+ * bytes. A '*', a quote or a space could turn a host lookup (CrowdStrike FQL, Vision One
+ * endpointName) into a pattern that resolves to some other, maybe protected, machine. */
+static int host_name_ok(const char *h)
+{
+    size_t n = strlen(h);
+
+    if (n == 0 || n > 253 || h[0] == '.' || h[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_' || c == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+/* A pending isolate or release of host (or of another name of it), or NULL. */
 static struct job *job_pending_host(struct xf_response *r, const char *host)
 {
     for (struct job *j = r->jobs; j; j = j->next) {
-        if (j->a.kind != XF_ACT_NOTIFY && strcasecmp(j->a.host, host) == 0)
+        if (j->a.kind != XF_ACT_NOTIFY && host_same(j->a.host, host))
             return j;
     }
     return NULL;
@@ -308,7 +360,7 @@ static void isolated_add(struct xf_response *r, const struct xf_action *a)
 static int host_isolated(struct xf_response *r, const char *host)
 {
     for (struct isolated *s = r->isolated; s; s = s->next) {
-        if (strcasecmp(s->host, host) == 0)
+        if (host_same(s->host, host))
             return 1;
     }
     return 0;
@@ -323,7 +375,7 @@ static void mark_released(struct xf_response *r, const struct xf_action *rel)
         struct isolated *s = *p;
         struct xf_action a;
 
-        if (strcasecmp(s->host, rel->host) != 0 || strcmp(s->connector, rel->connector) != 0) {
+        if (!host_eq(s->host, rel->host) || strcmp(s->connector, rel->connector) != 0) {
             p = &s->next;
             continue;
         }
@@ -510,6 +562,15 @@ static void job_step(struct job *j)
 
     if (j->in_flight || !j->c || (a->state != XF_AS_APPROVED && a->state != XF_AS_SENT))
         return;
+    /* checked again before every send, not only when planned: the protected list may have
+     * grown since (a restart with a new config resumes approved actions from the outbox) */
+    if (a->kind == XF_ACT_ISOLATE && a->state == XF_AS_APPROVED &&
+        (xf_policy_host_protected(&r->conf.policy, a->host) || !host_name_ok(a->host))) {
+        STAT_ADD(r, blocked_protected, 1);
+        job_finish(j, XF_AS_FAILED,
+                   host_name_ok(a->host) ? "the host is protected" : "not a plain host name");
+        return;
+    }
     if (a->kind == XF_ACT_NOTIFY && (rc = job_load_payload(j))) {
         job_finish(j, XF_AS_FAILED, "the incident is not in the store");
         return;
@@ -682,7 +743,7 @@ static void isolate_host(struct xf_response *r, const struct xf_incident_summary
 
     snprintf(reason, sizeof(reason), "incident %s severity rank %d score %d", s->id, s->severity,
              s->score);
-    if (xf_policy_host_protected(p, host)) {
+    if (xf_policy_host_protected(p, host) || !host_name_ok(host)) {
         if (!blocked_seen(r, s->id, host)) {
             struct xf_audit_rec rec = {.action = "isolate",
                                        .outcome = "failure",
@@ -690,11 +751,13 @@ static void isolate_host(struct xf_response *r, const struct xf_incident_summary
                                        .state = "blocked",
                                        .incident = s->id,
                                        .actor = "policy",
-                                       .reason = "protected host"};
+                                       .reason = host_name_ok(host) ? "protected host"
+                                                                    : "not a plain host name"};
 
             STAT_ADD(r, blocked_protected, 1);
             xf_audit_write(r->audit, &rec);
-            XF_WARN("response: %s of %s is protected: not isolated", host, s->id);
+            XF_WARN("response: %s of %s is protected or not a plain host name: not isolated",
+                    host, s->id);
         }
         return;
     }
@@ -810,6 +873,12 @@ static void manual(struct xf_response *r, struct item *it, enum xf_action_kind k
         it->rc = error_body(it->body, "bad_request", "a host name is required", NULL);
         return;
     }
+    if (!host_name_ok(q->host)) {
+        it->status = 400;
+        it->rc = error_body(it->body, "bad_request",
+                            "a host name has only letters, digits, '.', '-', '_' and ':'", NULL);
+        return;
+    }
     if (q->idem_key && strlen(q->idem_key) >= 64) {
         it->status = 400;
         it->rc = error_body(it->body, "bad_request", "Idempotency-Key is too long", NULL);
@@ -894,6 +963,24 @@ static void decide(struct xf_response *r, struct item *it, int approve)
             it->rc = error_body(it->body, "conflict", "the action is not waiting for approval",
                                 j ? &j->a : &a);
         }
+        return;
+    }
+    if (approve && j->a.kind == XF_ACT_ISOLATE &&
+        (xf_policy_host_protected(&r->conf.policy, j->a.host) || !host_name_ok(j->a.host))) {
+        /* planned before the host became protected: it stays planned, for a deny */
+        struct xf_audit_rec rec = {.action = "approve",
+                                   .outcome = "failure",
+                                   .host = j->a.host,
+                                   .action_id = j->a.id,
+                                   .state = "blocked",
+                                   .incident = j->a.incident,
+                                   .actor = q->actor,
+                                   .reason = "protected host"};
+
+        STAT_ADD(r, blocked_protected, 1);
+        xf_audit_write(r->audit, &rec);
+        it->status = 409;
+        it->rc = error_body(it->body, "host_protected", "the host is protected", &j->a);
         return;
     }
     a = j->a;
