@@ -71,7 +71,8 @@ bg_events=$((rate * seconds))
 work=$(mktemp -d "$tmp/xf-response-XXXXXX")
 pids=
 cleanup() {
-    for p in $pids; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    # `|| true`: under set -e a killed child's non-zero wait would end the trap early
+    for p in $pids; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
