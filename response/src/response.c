@@ -33,6 +33,7 @@
 #define MAX_QUEUED 65536  /* incidents waiting for the loop; beyond, new ones are dropped */
 #define BLOCKED_SEEN 1024 /* (incident, host) pairs whose "blocked" line was written */
 #define PERSIST_RETRY_MS 1000
+#define MAX_IDEM_KEY 128 /* bytes of an Idempotency-Key, as the API checks them */
 
 struct conn {
     const struct xf_connector_ops *ops;
@@ -864,7 +865,7 @@ static void manual(struct xf_response *r, struct item *it, enum xf_action_kind k
     const struct xf_resp_request *q = it->req;
     struct xf_action first, a;
     struct job *pend;
-    char salt[96];
+    char salt[160];
     int n = 0, created = 0, existed;
 
     memset(&first, 0, sizeof(first));
@@ -879,7 +880,8 @@ static void manual(struct xf_response *r, struct item *it, enum xf_action_kind k
                             "a host name has only letters, digits, '.', '-', '_' and ':'", NULL);
         return;
     }
-    if (q->idem_key && strlen(q->idem_key) >= 64) {
+    /* the API lets keys of up to 128 bytes through; the id is a hash, so any length fits */
+    if (q->idem_key && strlen(q->idem_key) > MAX_IDEM_KEY) {
         it->status = 400;
         it->rc = error_body(it->body, "bad_request", "Idempotency-Key is too long", NULL);
         return;

@@ -273,6 +273,27 @@ static void test_a_resumed_isolation_of_a_host_protected_since_fails_unsent(void
     json_decref(o);
 }
 
+static void test_an_idempotency_key_of_128_bytes_is_honoured(void **state)
+{
+    struct fixture *fx = *state;
+    char key[129];
+    struct xf_resp_request q = {.op = XF_RESP_ISOLATE, .host = "ws-5", .actor = "alice",
+                                .idem_key = key};
+    json_t *o;
+    char id[XF_ACTION_ID_LEN];
+
+    memset(key, 'k', 128);
+    key[128] = '\0';
+    service_start(fx, XF_MODE_AUTO, NULL);
+    assert_int_equal(request(fx, &q, &o), 201);
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(o, "id")));
+    json_decref(o);
+    /* the same key again: the same action, not a 409 for the pending one */
+    assert_int_equal(request(fx, &q, &o), 200);
+    assert_string_equal(json_string_value(json_object_get(o, "id")), id);
+    json_decref(o);
+}
+
 /* ---- connectors ---------------------------------------------------------------------------- */
 
 static void conn_conf(struct xf_connector_conf *c, const char *type, const char *base)
@@ -378,6 +399,8 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_a_resumed_isolation_of_a_host_protected_since_fails_unsent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_idempotency_key_of_128_bytes_is_honoured, setup,
+                                        teardown),
         cmocka_unit_test(test_visionone_never_polls_a_stored_url_off_its_origin),
         cmocka_unit_test(test_sentinelone_refuses_an_agent_other_than_the_mapped_one),
         cmocka_unit_test(test_a_retry_after_date_years_ahead_is_capped_at_a_day),
