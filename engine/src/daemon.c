@@ -62,6 +62,12 @@ struct snapshot {
 
 struct xf_daemon {
     struct xf_config cfg;
+    /* refused requests audited this second (each audit line is synced: unauthenticated
+     * callers must not be able to keep the response thread's audit log busy) */
+    pthread_mutex_t refused_mu;
+    int64_t refused_second;
+    unsigned refused_in_second;
+    uint64_t refused_unlogged;
     const char *topic_names[XF_MAX_TOPICS];
     struct xf_engine *eng;
     struct xf_kafka_consumer *cons;
@@ -877,8 +883,20 @@ static int h_actions(const struct xf_http_request *req, struct xf_http_response 
     struct xf_resp_request rq = {.op = XF_RESP_LIST,
                                  .state = xf_http_query(req, "state"),
                                  .host = xf_http_query(req, "host"),
+                                 .after = xf_http_query(req, "after"),
                                  .actor = req->actor};
+    const char *lim = xf_http_query(req, "limit");
 
+    if (lim) {
+        char *end = NULL;
+        long v;
+
+        errno = 0;
+        v = strtol(lim, &end, 10);
+        if (errno || end == lim || *end || v < 1 || v > LIST_MAX)
+            return xf_http_error(resp, 400, "bad_request", "limit must be from 1 to 1000");
+        rq.limit = (size_t)v;
+    }
     if (rq.state && xf_action_state_parse(rq.state) < 0)
         return xf_http_error(resp, 400, "bad_request",
                              "state must be one of planned, approved, sent, confirmed, failed, "
@@ -1103,7 +1121,10 @@ static int h_incidents(const struct xf_http_request *req, struct xf_http_respons
     return rc;
 }
 
-/* A request the listener refused (401/403): a state-changing one goes to the audit log. */
+/* A request the listener refused (401/403): a state-changing one goes to the audit log, at
+ * most REFUSED_AUDIT_PER_SECOND a second; the next line says how many were left out. */
+#define REFUSED_AUDIT_PER_SECOND 20
+
 static void on_refused(void *ud, const char *method, const char *path, int status,
                        const char *actor)
 {
@@ -1111,9 +1132,27 @@ static void on_refused(void *ud, const char *method, const char *path, int statu
     json_t *detail;
     char *s = NULL;
 
+    uint64_t unlogged = 0;
+    int64_t sec = (int64_t)time(NULL);
+
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
         return;
-    detail = json_pack("{s:s, s:s, s:i}", "method", method, "path", path, "status", status);
+    pthread_mutex_lock(&d->refused_mu);
+    if (sec != d->refused_second) {
+        d->refused_second = sec;
+        d->refused_in_second = 0;
+    }
+    if (d->refused_in_second >= REFUSED_AUDIT_PER_SECOND) {
+        d->refused_unlogged++;
+        pthread_mutex_unlock(&d->refused_mu);
+        return;
+    }
+    d->refused_in_second++;
+    unlogged = d->refused_unlogged;
+    d->refused_unlogged = 0;
+    pthread_mutex_unlock(&d->refused_mu);
+    detail = json_pack("{s:s, s:s, s:i, s:I}", "method", method, "path", path, "status", status,
+                       "unlogged_before", (json_int_t)unlogged);
     if (detail)
         s = json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (d->resp)
@@ -1192,6 +1231,7 @@ int xf_daemon_create(const struct xf_config *cfg, struct xf_daemon **out)
     if (!d)
         return XF_ENOMEM;
     pthread_mutex_init(&d->mu, NULL);
+    pthread_mutex_init(&d->refused_mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     if ((rc = xf_config_copy(&d->cfg, cfg))) {
         xf_free(d);
@@ -1346,6 +1386,7 @@ void xf_daemon_destroy(struct xf_daemon *d)
     xf_free(d->parts);
     xf_config_close(&d->cfg);
     pthread_mutex_destroy(&d->mu);
+    pthread_mutex_destroy(&d->refused_mu);
     pthread_cond_destroy(&d->cv);
     xf_free(d);
 }

@@ -305,7 +305,7 @@ int xf_action_from_json(const char *json, size_t len, struct xf_action *a)
     STR_FIELDS(X)
 #undef X
 #define X(f)                                                                                       \
-    if ((rc = get_i64(o, #f, INT_MIN, INT_MAX, &v)))                                               \
+    if ((rc = get_i64(o, #f, 0, INT_MAX, &v)))                                                     \
         goto out;                                                                                  \
     tmp.f = (int)v;
     INT_FIELDS(X)

@@ -196,9 +196,9 @@ static int v1_next(void *state, struct xf_action *a, const struct xf_conn_ctx *c
     /* a stored poll URL is checked again (the outbox is a file; base_url may have changed):
      * one not on base_url's origin would get the API key, so the attempt starts over, and
      * the vendor's "already" answer ends it */
-    if (a->phase != 0 && (!a->remote_id[0] || v1_origin_len(a->remote_id) !=
-                                                  v1_origin_len(s->base_url) ||
-                          strncasecmp(a->remote_id, s->base_url, v1_origin_len(s->base_url)))) {
+    if (a->phase != 0 &&
+        (!a->remote_id[0] || v1_origin_len(a->remote_id) != v1_origin_len(s->base_url) ||
+         strncasecmp(a->remote_id, s->base_url, v1_origin_len(s->base_url)))) {
         a->phase = 0;
         a->remote_id[0] = '\0';
     }

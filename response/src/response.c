@@ -52,6 +52,7 @@ struct job {
     uv_timer_t timer;
     int in_flight;
     int counted;   /* this attempt's first request was counted in a.attempts */
+    int unstored;  /* a's current state failed to reach the outbox: store it before acting */
     char *payload; /* NOTIFY: the incident JSON to send */
     size_t payload_len;
     char *next_payload; /* NOTIFY: a newer version, planned once this one is done */
@@ -311,9 +312,23 @@ static struct job *job_pending_host(struct xf_response *r, const char *host)
     return NULL;
 }
 
+static int persist(struct xf_response *r, struct xf_action *a);
+static void job_retry_later(struct job *j);
+
 static void on_job_timer(uv_timer_t *h)
 {
-    job_step(h->data);
+    struct job *j = h->data;
+
+    /* never send on the strength of a state the outbox does not hold: a crash would then
+     * resume from an older state than the vendor saw */
+    if (j->unstored) {
+        if (persist(j->r, &j->a) != 0) {
+            job_retry_later(j);
+            return;
+        }
+        j->unstored = 0;
+    }
+    job_step(j);
 }
 
 /* Arms the timer for what the job waits for: a send or a poll at a.next_at_ms. */
@@ -338,9 +353,10 @@ static int persist(struct xf_response *r, struct xf_action *a)
     return rc;
 }
 
-/* The outbox could not take a transition: try the whole step again later. */
+/* The outbox could not take a transition: store it again, then act, later. */
 static void job_retry_later(struct job *j)
 {
+    j->unstored = 1;
     j->a.next_at_ms = now_ms() + PERSIST_RETRY_MS;
     uv_timer_start(&j->timer, on_job_timer, PERSIST_RETRY_MS, 0);
 }
@@ -757,8 +773,8 @@ static void isolate_host(struct xf_response *r, const struct xf_incident_summary
 
             STAT_ADD(r, blocked_protected, 1);
             xf_audit_write(r->audit, &rec);
-            XF_WARN("response: %s of %s is protected or not a plain host name: not isolated",
-                    host, s->id);
+            XF_WARN("response: %s of %s is protected or not a plain host name: not isolated", host,
+                    s->id);
         }
         return;
     }
@@ -1010,10 +1026,13 @@ static void decide(struct xf_response *r, struct item *it, int approve)
 
 struct list_ctx {
     struct xf_buf *b;
-    int state;            /* -1: any */
-    const char *host;     /* NULL: any */
-    const char *incident; /* NULL: any */
-    int summary;          /* the incident JSON's short form */
+    int state;                   /* -1: any */
+    const char *host;            /* NULL: any */
+    const char *incident;        /* NULL: any */
+    int summary;                 /* the incident JSON's short form */
+    const char *after;           /* skip ids up to this one */
+    size_t limit;                /* 0: no limit */
+    char next[XF_ACTION_ID_LEN]; /* set when a page stopped with more to come */
     size_t n;
     int rc;
 };
@@ -1035,8 +1054,13 @@ static int list_one(const struct xf_action *a, void *ud)
 
     if ((lc->state >= 0 && (int)a->state != lc->state) ||
         (lc->host && strcasecmp(lc->host, a->host) != 0) ||
-        (lc->incident && strcmp(lc->incident, a->incident) != 0))
+        (lc->incident && strcmp(lc->incident, a->incident) != 0) ||
+        (lc->after && strcmp(a->id, lc->after) <= 0))
         return 0;
+    if (lc->limit && lc->n == lc->limit)
+        return 1; /* one more matches: the page is full and lc->next says where to go on */
+    if (lc->limit)
+        snprintf(lc->next, sizeof(lc->next), "%s", a->id);
     if (lc->n++ && (lc->rc = xf_buf_appends(lc->b, ",")))
         return 1;
     if (lc->summary) {
@@ -1058,8 +1082,15 @@ static int list_one(const struct xf_action *a, void *ud)
 static void list(struct xf_response *r, struct item *it)
 {
     const struct xf_resp_request *q = it->req;
-    struct list_ctx lc = {.b = it->body, .state = -1, .host = q->host};
+    struct list_ctx lc = {.b = it->body,
+                          .state = -1,
+                          .host = q->host,
+                          .after = q->after && *q->after ? q->after : NULL,
+                          .limit = q->limit ? q->limit : 100};
+    int more;
 
+    if (lc.limit > 1000)
+        lc.limit = 1000;
     if (q->state && *q->state && (lc.state = xf_action_state_parse(q->state)) < 0) {
         it->status = 400;
         it->rc = error_body(it->body, "bad_request", "unknown action state", NULL);
@@ -1067,8 +1098,15 @@ static void list(struct xf_response *r, struct item *it)
     }
     if ((it->rc = xf_buf_appends(it->body, "{\"actions\":[")))
         return;
-    xf_outbox_scan(r->ob, list_one, &lc);
-    it->rc = lc.rc ? lc.rc : xf_buf_appends(it->body, "]}");
+    more = xf_outbox_scan(r->ob, list_one, &lc) == 1 && !lc.rc;
+    if (lc.rc) {
+        it->rc = lc.rc;
+        return;
+    }
+    if (more)
+        it->rc = xf_buf_appendf(it->body, "],\"next\":\"%s\"}", lc.next);
+    else
+        it->rc = xf_buf_appends(it->body, "]}");
     it->status = 200;
 }
 

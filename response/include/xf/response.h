@@ -275,6 +275,8 @@ struct xf_resp_request {
     const char *idem_key; /* the Idempotency-Key header or NULL */
     const char *actor;    /* the token name, for the audit log */
     const char *state;    /* LIST filter */
+    size_t limit;         /* LIST: at most this many (0: 100; capped at 1000) */
+    const char *after;    /* LIST: start after this action id (the previous page's "next") */
 };
 /* Any thread; blocks until the loop answers (at most a few ms: it never waits on the
  * network). *status is the HTTP status to send (200, 201, 202, 404, 409 host protected or an

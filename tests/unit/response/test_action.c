@@ -253,7 +253,7 @@ static void test_json_round_trip_keeps_values_of_maximum_length(void **state)
     a.created_ms = INT64_MIN;
     a.updated_ms = INT64_MAX;
     a.attempts = INT32_MAX;
-    a.phase = INT32_MIN;
+    a.phase = 0; /* counters are never negative; from_json refuses them */
     round_trip(&a, &b);
     assert_memory_equal(&a, &b, sizeof a);
 }
@@ -363,12 +363,16 @@ static void test_from_json_rejects_a_value_too_long_for_its_field(void **state)
     xf_buf_close(&j);
 }
 
-static void test_from_json_rejects_an_embedded_nul_and_out_of_range_integers(void **state)
+static void
+test_from_json_rejects_an_embedded_nul_and_out_of_range_or_negative_integers(void **state)
 {
     static const char *const bad[] = {
         "{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"planned\",\"host\":\"a\\u0000b\"}",
         "{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"planned\",\"attempts\":2147483648}",
         "{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"planned\",\"phase\":-2147483649}",
+        /* a negative count read back would allow ~2^31 more attempts */
+        "{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"planned\",\"attempts\":-1}",
+        "{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"sent\",\"polls\":-5}",
         "{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"planned\","
         "\"payload_hash\":\"00000000000000001\"}",
     };
@@ -422,7 +426,8 @@ int main(void)
         cmocka_unit_test(test_from_json_rejects_wrong_types),
         cmocka_unit_test(test_from_json_rejects_unknown_names_and_missing_required_keys),
         cmocka_unit_test(test_from_json_rejects_a_value_too_long_for_its_field),
-        cmocka_unit_test(test_from_json_rejects_an_embedded_nul_and_out_of_range_integers),
+        cmocka_unit_test(
+            test_from_json_rejects_an_embedded_nul_and_out_of_range_or_negative_integers),
         cmocka_unit_test(test_to_json_under_allocation_failures_leaves_the_buffer_as_it_was),
     };
 

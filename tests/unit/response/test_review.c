@@ -150,8 +150,8 @@ static void test_protected_matches_a_root_anchored_fqdn(void **state)
 static void test_release_of_another_name_of_a_host_with_a_pending_isolation_is_409(void **state)
 {
     struct fixture *fx = *state;
-    struct xf_resp_request iso = {.op = XF_RESP_ISOLATE, .host = "WS01.corp.example",
-                                  .actor = "alice"};
+    struct xf_resp_request iso = {
+        .op = XF_RESP_ISOLATE, .host = "WS01.corp.example", .actor = "alice"};
     struct xf_resp_request rel = {.op = XF_RESP_RELEASE, .actor = "bob"};
     const char *names[] = {"ws01.corp.example.", "ws01", "WS01."};
     json_t *o;
@@ -216,8 +216,8 @@ static void test_approving_an_isolation_of_a_host_protected_since_planning_is_40
     }
     assert_non_null(acts);
     snprintf(id, sizeof(id), "%s",
-             json_string_value(json_object_get(json_array_get(json_object_get(acts, "actions"), 0),
-                                               "id")));
+             json_string_value(
+                 json_object_get(json_array_get(json_object_get(acts, "actions"), 0), "id")));
     json_decref(acts);
     service_stop(fx);
 
@@ -277,8 +277,8 @@ static void test_an_idempotency_key_of_128_bytes_is_honoured(void **state)
 {
     struct fixture *fx = *state;
     char key[129];
-    struct xf_resp_request q = {.op = XF_RESP_ISOLATE, .host = "ws-5", .actor = "alice",
-                                .idem_key = key};
+    struct xf_resp_request q = {
+        .op = XF_RESP_ISOLATE, .host = "ws-5", .actor = "alice", .idem_key = key};
     json_t *o;
     char id[XF_ACTION_ID_LEN];
 
@@ -395,8 +395,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manual_isolation_of_a_pattern_like_host_name_is_400,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_approving_an_isolation_of_a_host_protected_since_planning_is_409, setup,
-            teardown),
+            test_approving_an_isolation_of_a_host_protected_since_planning_is_409, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_resumed_isolation_of_a_host_protected_since_fails_unsent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_idempotency_key_of_128_bytes_is_honoured, setup,
