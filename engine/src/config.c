@@ -120,8 +120,12 @@ static const struct key_def keys[] = {
      100000, NULL, "10", NULL, "Rate of isolations the policy may plan (token bucket)."},
     {"response.burst", T_INT, F(response.policy.burst), 0, 0, 1, 100000, NULL, "5", NULL,
      "Isolations the policy may plan at once before the rate applies."},
-    {"response.auto_release", T_BOOL, F(response.policy.auto_release), 0, 0, 0, 0, NULL, "false",
-     NULL, "Release hosts by policy; by default only on request (POST .../release)."},
+    {"response.auto_release_after", T_DURATION, F(response.policy.auto_release_after_ms), 0, 0, 0,
+     0, NULL, "0", NULL,
+     "Release a host the policy isolated this long (90s, 4h, 2d; at most 366d) after its "
+     "isolation was confirmed, planned as the mode plans isolations (approve: waits for "
+     "approval). 0: never, hosts are released only on request (POST .../release). Manual "
+     "isolations are never released automatically."},
     {"response.max_attempts", T_INT, F(response.policy.max_attempts), 0, 0, 1, 1000, NULL, "5",
      NULL, "Sends tried before an action fails (and raises an alert)."},
     {"response.backoff_base_ms", T_INT, F(response.policy.backoff_base_ms), 0, 0, 1, 3600000, NULL,
@@ -154,6 +158,25 @@ static const struct key_def keys[] = {
 };
 
 #undef F
+
+/* Keys that existed once: a file still using one gets an error that names the replacement,
+ * not a bare "unknown key". */
+static const struct {
+    const char *name;
+    const char *why;
+} retired_keys[] = {
+    {"response.auto_release",
+     "replaced by response.auto_release_after (a duration; 0 = never, the default)"},
+};
+
+static const char *retired_why(const char *name)
+{
+    for (size_t i = 0; i < XF_ARRAY_LEN(retired_keys); i++) {
+        if (strcmp(retired_keys[i].name, name) == 0)
+            return retired_keys[i].why;
+    }
+    return NULL;
+}
 
 static const char *const default_topics[] = {"xdr.email", "xdr.endpoint", "xdr.network",
                                              "xdr.alerts"};
@@ -1177,7 +1200,10 @@ static int load_tree(struct xf_config *cfg, const struct ynode *root, struct loa
             if (is_duplicate(ld, sv, j, ""))
                 continue;
             if (!(k = key_find(full))) {
-                add_error(ld, kk->line, "unknown key '%s'", full);
+                if (retired_why(full))
+                    add_error(ld, kk->line, "%s: %s", full, retired_why(full));
+                else
+                    add_error(ld, kk->line, "unknown key '%s'", full);
                 continue;
             }
             rc = load_key(cfg, k, kv, ld);
@@ -1253,7 +1279,10 @@ int xf_config_set(struct xf_config *cfg, const char *key, const char *value, cha
     const struct key_def *k = key_find(key);
 
     if (!k) {
-        snprintf(why, why_len, "unknown key '%s'", key);
+        if (retired_why(key))
+            snprintf(why, why_len, "%s: %s", key, retired_why(key));
+        else
+            snprintf(why, why_len, "unknown key '%s'", key);
         return XF_ECONFIG;
     }
     why[0] = '\0';

@@ -87,7 +87,7 @@ void xf_policy_conf_init(struct xf_policy_conf *p)
     p->min_score = 0;
     p->max_actions_per_min = 10;
     p->burst = 5;
-    p->auto_release = 0;
+    p->auto_release_after_ms = 0;
     p->max_attempts = 5;
     p->backoff_base_ms = 1000;
     p->backoff_max_ms = 60000;
@@ -308,6 +308,8 @@ int xf_policy_conf_check(const struct xf_policy_conf *p, char *why, size_t why_l
         return set_why(why, why_len, "max_actions_per_min: must be > 0");
     if (p->burst < 1)
         return set_why(why, why_len, "burst: must be >= 1");
+    if (p->auto_release_after_ms < 0 || p->auto_release_after_ms > XF_RESP_MAX_AUTO_RELEASE)
+        return set_why(why, why_len, "auto_release_after: must be from 0 (never) to 366d");
     if (p->max_attempts < 1)
         return set_why(why, why_len, "max_attempts: must be >= 1");
     if (p->backoff_base_ms < 0 || p->backoff_max_ms < p->backoff_base_ms)

@@ -13,6 +13,11 @@
  * before the first poll is scheduled, a release marks the isolations released before it is
  * itself confirmed. So after a kill -9 an approved action is sent again under the same id
  * (the receiver deduplicates by it) and a sent one resumes by polling, never by sending.
+ *
+ * Auto release (response.auto_release_after): one timer, armed for the earliest due entry of
+ * the isolated list, plans a RELEASE for a confirmed policy isolation that long after its
+ * confirmation (the isolate's updated_ms, so a restart finds the same due time). Its id is
+ * salted with the isolate's id, so planning it again after a restart finds the stored one.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +39,8 @@
 #define BLOCKED_SEEN 1024 /* (incident, host) pairs whose "blocked" line was written */
 #define PERSIST_RETRY_MS 1000
 #define MAX_IDEM_KEY 128 /* bytes of an Idempotency-Key, as the API checks them */
+#define AUTO_RELEASE_BY "policy:auto_release"
+#define AUTO_RELEASE_WAIT_MS 1000 /* another action is pending for the host: look again then */
 
 struct conn {
     const struct xf_connector_ops *ops;
@@ -63,8 +70,11 @@ struct job {
 struct isolated {
     struct isolated *next;
     char id[XF_ACTION_ID_LEN];
+    char incident[32];
     char host[256];
     char connector[64];
+    int64_t confirmed_ms;  /* the isolate's updated_ms when it was confirmed */
+    int64_t release_at_ms; /* auto release due (wall clock); 0: never, or planned already */
 };
 
 enum item_type { ITEM_INCIDENT, ITEM_REQUEST };
@@ -106,6 +116,8 @@ struct xf_response {
     struct job *jobs;
     size_t n_jobs;
     struct isolated *isolated;
+    uv_timer_t autorel; /* auto release: armed for the earliest release_at_ms */
+    int autorel_ready;
     struct xf_rate rate;
     uint64_t blocked_seen[BLOCKED_SEEN];
     size_t blocked_next;
@@ -361,17 +373,33 @@ static void job_retry_later(struct job *j)
     uv_timer_start(&j->timer, on_job_timer, PERSIST_RETRY_MS, 0);
 }
 
+static void autorel_arm(struct xf_response *r);
+
 static void isolated_add(struct xf_response *r, const struct xf_action *a)
 {
+    const struct xf_policy_conf *p = &r->conf.policy;
     struct isolated *s = xf_calloc(1, sizeof(*s));
 
     if (!s)
         return;
     snprintf(s->id, sizeof(s->id), "%s", a->id);
+    snprintf(s->incident, sizeof(s->incident), "%s", a->incident);
     snprintf(s->host, sizeof(s->host), "%s", a->host);
     snprintf(s->connector, sizeof(s->connector), "%s", a->connector);
+    s->confirmed_ms = a->updated_ms;
+    /* only what the policy decided is undone by the policy: an analyst's isolation stays
+     * until an analyst releases it */
+    if (p->auto_release_after_ms > 0 && p->mode != XF_MODE_OFF &&
+        strcmp(a->requested_by, "policy") == 0) {
+        int64_t at = a->updated_ms > 0 ? a->updated_ms : 0;
+
+        s->release_at_ms =
+            at > INT64_MAX - p->auto_release_after_ms ? INT64_MAX : at + p->auto_release_after_ms;
+    }
     s->next = r->isolated;
     r->isolated = s;
+    if (s->release_at_ms)
+        autorel_arm(r);
 }
 
 static int host_isolated(struct xf_response *r, const char *host)
@@ -823,6 +851,99 @@ static void isolate_host(struct xf_response *r, const struct xf_incident_summary
     }
 }
 
+/* ---- auto release ------------------------------------------------------------------------ */
+
+static void on_autorel(uv_timer_t *h);
+
+/* Arms the one auto-release timer for the earliest due isolation (or stops it: none due). */
+static void autorel_arm(struct xf_response *r)
+{
+    int64_t next = INT64_MAX, delay;
+
+    if (!r->autorel_ready || uv_is_closing((uv_handle_t *)&r->autorel))
+        return;
+    for (struct isolated *s = r->isolated; s; s = s->next) {
+        if (s->release_at_ms && s->release_at_ms < next)
+            next = s->release_at_ms;
+    }
+    if (next == INT64_MAX) {
+        uv_timer_stop(&r->autorel);
+        return;
+    }
+    delay = next - now_ms();
+    uv_timer_start(&r->autorel, on_autorel, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+/* A pending action that should hold an auto release of host back: any but another auto
+ * release (the same host isolated through two connectors is released through both). */
+static int autorel_blocked(struct xf_response *r, const char *host)
+{
+    for (struct job *j = r->jobs; j; j = j->next) {
+        if (j->a.kind != XF_ACT_NOTIFY && host_same(j->a.host, host) &&
+            strcmp(j->a.requested_by, AUTO_RELEASE_BY) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Plans the release of one due isolation through the connector that isolated it. Returns 0
+ * when it is settled (planned now or before, or impossible), 1 to look again later. */
+static int autorel_plan(struct xf_response *r, struct isolated *s, int64_t now)
+{
+    struct conn *c = conn_by_name(r, s->connector);
+    struct xf_action a;
+    char salt[8 + XF_ACTION_ID_LEN], reason[256];
+    int existed, rc;
+
+    if (!c || !(c->kinds & (1u << XF_ACT_RELEASE))) {
+        XF_WARN("response: %s (isolated by %s) is due for auto release, but connector %s %s; "
+                "release it by hand",
+                s->host, s->id, s->connector, c ? "does not release hosts" : "is not configured");
+        return 0;
+    }
+    snprintf(reason, sizeof(reason),
+             "auto release: isolation %s (incident %s) confirmed %llds ago, "
+             "response.auto_release_after %llds",
+             s->id, s->incident[0] ? s->incident : "-", (long long)((now - s->confirmed_ms) / 1000),
+             (long long)(r->conf.policy.auto_release_after_ms / 1000));
+    fill_action(&a, XF_ACT_RELEASE, s->incident, s->host, c, AUTO_RELEASE_BY, reason);
+    snprintf(salt, sizeof(salt), "auto:%s", s->id);
+    /* planned before (a restart): whatever became of it (pending, denied, failed), it is not
+     * planned twice; an analyst can still release by hand */
+    xf_action_make_id(&a, salt);
+    if (xf_outbox_get(r->ob, a.id, &a) == 0)
+        return 0;
+    if (autorel_blocked(r, s->host))
+        return 1;
+    fill_action(&a, XF_ACT_RELEASE, s->incident, s->host, c, AUTO_RELEASE_BY, reason);
+    if ((rc = plan(r, &a, salt, policy_state(r), NULL, &existed))) {
+        XF_ERROR("response: cannot plan the auto release of %s: %s", s->host, xf_strerror(rc));
+        return 1;
+    }
+    XF_INFO("response: auto release of %s via %s planned (%s, %s)", s->host, s->connector, a.id,
+            xf_action_state_name(a.state));
+    return 0;
+}
+
+static void on_autorel(uv_timer_t *h)
+{
+    struct xf_response *r = h->data;
+    int64_t now = now_ms();
+
+    if (r->conf.policy.mode == XF_MODE_OFF)
+        return;
+    for (struct isolated *s = r->isolated; s; s = s->next) {
+        if (!s->release_at_ms || s->release_at_ms > now)
+            continue;
+        /* plan() may confirm nothing synchronously, so the list does not change under us */
+        if (autorel_plan(r, s, now))
+            s->release_at_ms = now + AUTO_RELEASE_WAIT_MS;
+        else
+            s->release_at_ms = 0;
+    }
+    autorel_arm(r);
+}
+
 static void handle_incident(struct xf_response *r, const char *json, size_t len)
 {
     struct xf_incident_summary s;
@@ -1168,6 +1289,8 @@ static void loop_shutdown(struct xf_response *r)
     r->tp = NULL;
     while ((j = r->jobs))
         job_drop(j);
+    if (r->autorel_ready && !uv_is_closing((uv_handle_t *)&r->autorel))
+        uv_close((uv_handle_t *)&r->autorel, on_handle_closed);
     if (r->wake_ready && !uv_is_closing((uv_handle_t *)&r->wake))
         uv_close((uv_handle_t *)&r->wake, on_handle_closed);
 }
@@ -1378,6 +1501,9 @@ int xf_response_create(const struct xf_response_conf *conf, struct xf_store *st,
     }
     r->wake_ready = 1;
     r->wake.data = r;
+    uv_timer_init(&r->loop, &r->autorel);
+    r->autorel.data = r;
+    r->autorel_ready = 1;
     if ((rc = xf_transport_create(&r->loop, &r->tp)))
         goto fail_loop;
     if ((rc = xf_outbox_scan(r->ob, rebuild_one, r))) {

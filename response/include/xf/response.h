@@ -116,6 +116,7 @@ int xf_resp_mode_parse(const char *s);
 int xf_severity_rank(const char *s);
 
 #define XF_RESP_MAX_LIST 64
+#define XF_RESP_MAX_AUTO_RELEASE (366LL * 86400 * 1000) /* a year and a day, in ms */
 
 struct xf_host_tag {
     char *host; /* exact host name */
@@ -136,7 +137,10 @@ struct xf_policy_conf {
     size_t n_host_tags;
     double max_actions_per_min; /* token bucket over isolations planned by policy; default 10 */
     int burst;                  /* default 5 */
-    int auto_release;           /* default 0: release only on request */
+    /* A confirmed isolation the policy planned is released this long after its confirmation
+     * (a RELEASE planned as the mode plans isolations); manual isolations never are.
+     * Default 0: never, hosts are released only on request. At most XF_RESP_MAX_AUTO_RELEASE. */
+    int64_t auto_release_after_ms;
     /* delivery */
     int max_attempts;     /* default 5 */
     int backoff_base_ms;  /* default 1000; doubled per attempt with full jitter */

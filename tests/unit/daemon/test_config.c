@@ -130,6 +130,26 @@ static void test_unknown_key_names_line_and_dotted_key(void **state)
     expect_errors("kafka:\n  brokers: x\n  grup: g\n", "t.yaml:3: unknown key 'kafka.grup'\n");
 }
 
+static void test_retired_auto_release_names_its_replacement_with_the_line(void **state)
+{
+    struct xf_config cfg;
+    char why[256];
+
+    expect_errors("response:\n  mode: auto\n  auto_release: true\n",
+                  "t.yaml:3: response.auto_release: replaced by response.auto_release_after (a "
+                  "duration; 0 = never, the default)\n");
+    assert_int_equal(xf_config_init(&cfg), 0);
+    assert_int_equal(xf_config_set(&cfg, "response.auto_release", "true", why, sizeof why),
+                     XF_ECONFIG);
+    assert_string_equal(why, "response.auto_release: replaced by response.auto_release_after (a "
+                             "duration; 0 = never, the default)");
+    assert_int_equal(xf_config_set(&cfg, "response.auto_release_after", "90", why, sizeof why), 0);
+    assert_true(cfg.response.policy.auto_release_after_ms == 90000);
+    assert_int_equal(xf_config_set(&cfg, "response.auto_release_after", "0", why, sizeof why), 0);
+    assert_true(cfg.response.policy.auto_release_after_ms == 0);
+    xf_config_close(&cfg);
+}
+
 static void test_unknown_section_is_reported(void **state)
 {
     expect_errors("kafka: {group: g}\nresponder:\n  mode: auto\n",
@@ -312,7 +332,7 @@ static void test_response_defaults_are_the_documented_ones(void **state)
     assert_int_equal(p->min_score, 0);
     assert_true(p->max_actions_per_min == 10.0);
     assert_int_equal(p->burst, 5);
-    assert_int_equal(p->auto_release, 0);
+    assert_int_equal(p->auto_release_after_ms, 0);
     assert_int_equal(p->max_attempts, 5);
     assert_int_equal(p->backoff_base_ms, 1000);
     assert_int_equal(p->backoff_max_ms, 60000);
@@ -348,7 +368,7 @@ static const char full_response[] =
     "  host_tags: {dc01: [domain_controller, tier0], fs01: fileserver}\n"
     "  max_actions_per_min: 2.5\n"
     "  burst: 3\n"
-    "  auto_release: true\n"
+    "  auto_release_after: 4h\n"
     "  max_attempts: 7\n"
     "  backoff_base_ms: 500\n"
     "  backoff_max_ms: 30000\n"
@@ -402,7 +422,7 @@ static void test_tokens_and_response_fill_every_field(void **state)
     assert_string_equal(p->host_tags[1].tags[0], "fileserver");
     assert_true(p->max_actions_per_min == 2.5);
     assert_int_equal(p->burst, 3);
-    assert_int_equal(p->auto_release, 1);
+    assert_true(p->auto_release_after_ms == 4LL * 3600 * 1000);
     assert_int_equal(p->max_attempts, 7);
     assert_int_equal(p->backoff_base_ms, 500);
     assert_int_equal(p->backoff_max_ms, 30000);
@@ -582,7 +602,7 @@ static void test_reference_lists_every_key_once(void **state)
                                         "response.host_tags",
                                         "response.max_actions_per_min",
                                         "response.burst",
-                                        "response.auto_release",
+                                        "response.auto_release_after",
                                         "response.max_attempts",
                                         "response.backoff_base_ms",
                                         "response.backoff_max_ms",
@@ -638,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_full_file_sets_every_key),
         cmocka_unit_test(test_empty_file_keeps_defaults),
         cmocka_unit_test(test_unknown_key_names_line_and_dotted_key),
+        cmocka_unit_test(test_retired_auto_release_names_its_replacement_with_the_line),
         cmocka_unit_test(test_unknown_section_is_reported),
         cmocka_unit_test(test_every_error_is_reported_not_just_the_first),
         cmocka_unit_test(test_topic_errors_name_the_item),

@@ -54,7 +54,7 @@ static void test_init_sets_the_documented_defaults(void **state)
     assert_int_equal(p.min_score, 0);
     assert_true(p.max_actions_per_min == 10.0);
     assert_int_equal(p.burst, 5);
-    assert_int_equal(p.auto_release, 0);
+    assert_int_equal(p.auto_release_after_ms, 0);
     assert_int_equal(p.max_attempts, 5);
     assert_int_equal(p.backoff_base_ms, 1000);
     assert_int_equal(p.backoff_max_ms, 60000);
@@ -113,6 +113,15 @@ static void test_check_rejects_out_of_range_values_with_a_reason(void **state)
     p.max_attempts = 0;
     assert_int_equal(xf_policy_conf_check(&p, why, sizeof why), XF_ECONFIG);
     assert_string_equal(why, "max_attempts: must be >= 1");
+    xf_policy_conf_init(&p);
+    p.auto_release_after_ms = -1;
+    assert_int_equal(xf_policy_conf_check(&p, why, sizeof why), XF_ECONFIG);
+    assert_string_equal(why, "auto_release_after: must be from 0 (never) to 366d");
+    p.auto_release_after_ms = XF_RESP_MAX_AUTO_RELEASE + 1;
+    assert_int_equal(xf_policy_conf_check(&p, why, sizeof why), XF_ECONFIG);
+    assert_string_equal(why, "auto_release_after: must be from 0 (never) to 366d");
+    p.auto_release_after_ms = XF_RESP_MAX_AUTO_RELEASE;
+    assert_int_equal(xf_policy_conf_check(&p, why, sizeof why), 0);
     xf_policy_conf_init(&p);
     add_protected(&p, "tag:");
     assert_int_equal(xf_policy_conf_check(&p, why, sizeof why), XF_ECONFIG);
