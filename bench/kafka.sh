@@ -10,12 +10,15 @@
 #
 # Usage: bench/kafka.sh [--events N] [--partitions P] [--rate R] [--seconds S] [--no-latency]
 #                       [--queue-batches Q] [--latency-only] [--build DIR] [--daemon BIN]
+#                       [--no-build]
 #   --latency-only     skip steps 1-3 (e.g. to measure latency at a rate the daemon sustains)
 #   --queue-batches Q  also run step 3 (and 4) with pipeline.queue_batches: Q (default 0:
 #                      skipped), to compare a pool size with the default one
 #   --build DIR        build and run in DIR instead of build-bench (data stays in build-bench)
 #   --daemon BIN       run this xdrflow binary as the daemon (A/B against another build; the
 #                      devbroker, producer and tools still come from the build dir)
+#   --no-build         use what is already built in the build dir (e.g. while the tree does
+#                      not build)
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,6 +32,7 @@ latency=1
 qb=0
 only_lat=0
 daemon_bin=
+build_it=1
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,8 +44,9 @@ while [ $# -gt 0 ]; do
     --queue-batches) qb=$2; shift ;;
     --latency-only) only_lat=1 ;;
     --daemon) daemon_bin=$2; shift ;;
+    --no-build) build_it=0 ;;
     --build) build=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "kafka.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -49,12 +54,14 @@ done
 
 jobs=$(nproc 2>/dev/null || echo 2)
 tmp=$build/tmp
+if [ "$build_it" = 1 ]; then
 echo "== building Release in $build" >&2
 # the same configuration as bench/replay.sh (the build dir is shared): only targets are added
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DXF_SANITIZE=OFF -DXF_TESTS=OFF \
     -DXF_BENCH=ON -DXF_WERROR=OFF >/dev/null
 cmake --build "$build" -j"$jobs" --target xdrflow xf-gen-workload xf-bench-kafka \
     >"$build/bench-kafka-build.log" 2>&1 || { cat "$build/bench-kafka-build.log" >&2; exit 1; }
+fi
 mkdir -p "$data" "$tmp"
 xdrflow=$build/xdrflow
 tool=$build/bench/xf-bench-kafka
