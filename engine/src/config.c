@@ -154,7 +154,8 @@ static const struct key_def keys[] = {
     {"pipeline.decode_threads", T_INT, F(decode_threads), 0, 0, 0, 64, NULL, "0", NULL,
      "Decode worker threads; 0 means one per CPU (at most 8)."},
     {"pipeline.queue_batches", T_INT, F(queue_batches), 0, 0, 2, 4096, NULL, "24", NULL,
-     "Batches (of up to 512 records) in flight; when all are taken the partitions are paused."},
+     "Batches (of up to 512 records) in flight; when all are taken the consumer stops polling "
+     "until one is free (librdkafka's bounded prefetch then stops fetching)."},
 };
 
 #undef F

@@ -70,7 +70,7 @@ struct xf_config {
     char *log_format; /* text|json */
     /* pipeline */
     int decode_threads; /* 0: number of CPUs */
-    int queue_batches;  /* batches in flight before partitions are paused */
+    int queue_batches;  /* batches in flight before the consumer stops polling */
     /* where the file came from, for error messages */
     char *source;
 };
