@@ -31,6 +31,7 @@
 
 #include "audit.h"
 #include "connector.h"
+#include "incindex.h"
 #include "transport.h"
 #include "xf/response.h"
 #include "xf/store.h"
@@ -95,6 +96,7 @@ struct xf_response {
     struct xf_response_conf conf;
     struct xf_store *st;
     struct xf_outbox *ob;
+    struct xf_incindex *ix; /* incident -> its actions, for the API (any thread) */
     struct xf_audit *audit;
     struct conn conns[XF_RESP_MAX_CONNECTORS];
     size_t n_conns;
@@ -362,6 +364,8 @@ static int persist(struct xf_response *r, struct xf_action *a)
     if ((rc = xf_outbox_put(r->ob, a)))
         XF_ERROR("response: cannot store action %s (%s): %s", a->id, xf_action_state_name(a->state),
                  xf_strerror(rc));
+    else if (xf_incindex_add(r->ix, a->incident, a->id))
+        XF_WARN("response: out of memory indexing action %s", a->id); /* only the API view */
     return rc;
 }
 
@@ -1346,6 +1350,8 @@ static int rebuild_one(const struct xf_action *a, void *ud)
     struct xf_response *r = ud;
     struct job *j;
 
+    if (xf_incindex_add(r->ix, a->incident, a->id))
+        return XF_ENOMEM;
     if (a->kind == XF_ACT_ISOLATE && a->state == XF_AS_CONFIRMED) {
         isolated_add(r, a);
         return 0;
@@ -1458,6 +1464,7 @@ static void response_free(struct xf_response *r)
     for (size_t i = 0; i < r->n_conns; i++)
         r->conns[i].ops->destroy(r->conns[i].state);
     xf_outbox_close(r->ob);
+    xf_incindex_destroy(r->ix);
     xf_audit_close(r->audit);
     xf_response_conf_close(&r->conf);
     pthread_cond_destroy(&r->cv);
@@ -1489,7 +1496,7 @@ int xf_response_create(const struct xf_response_conf *conf, struct xf_store *st,
         goto fail;
     }
     if ((rc = xf_audit_open(r->conf.audit_log, &r->audit)) || (rc = xf_outbox_open(st, &r->ob)) ||
-        (rc = conns_create(r)))
+        (rc = xf_incindex_create(&r->ix)) || (rc = conns_create(r)))
         goto fail;
     if (uv_loop_init(&r->loop) != 0) {
         rc = XF_EINTERNAL;
@@ -1615,16 +1622,27 @@ int xf_response_request(struct xf_response *r, const struct xf_resp_request *req
 int xf_response_incident_actions(struct xf_response *r, const char *incident_id, struct xf_buf *out)
 {
     struct list_ctx lc = {.b = out, .state = -1, .incident = incident_id, .summary = 1};
+    char(*ids)[XF_ACTION_ID_LEN] = NULL;
+    struct xf_action a;
+    size_t n = 0;
     int rc;
 
     if (!r || !incident_id || !out)
         return XF_EINVAL;
-    /* the outbox is safe to read from any thread: no round trip through the loop */
-    if ((rc = xf_buf_appends(out, "[")))
-        return rc;
-    if ((rc = xf_outbox_scan(r->ob, list_one, &lc)))
-        return lc.rc ? lc.rc : rc;
-    return xf_buf_appends(out, "]");
+    /* the index and the outbox are safe to read from any thread: no round trip through the
+     * loop, and only this incident's records are read */
+    if ((rc = xf_incindex_get(r->ix, incident_id, &ids, &n)) || (rc = xf_buf_appends(out, "[")))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (xf_outbox_get(r->ob, ids[i], &a) == 0 && list_one(&a, &lc)) {
+            rc = lc.rc;
+            goto out;
+        }
+    }
+    rc = xf_buf_appends(out, "]");
+out:
+    xf_free(ids);
+    return rc;
 }
 
 void xf_response_get_stats(struct xf_response *r, struct xf_response_stats *out)

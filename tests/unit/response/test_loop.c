@@ -483,6 +483,41 @@ static void test_restart_resumes_an_approved_action_and_never_resends_a_confirme
     assert_int_equal(a.state, XF_AS_CONFIRMED);
 }
 
+static void test_incident_actions_lists_only_that_incidents_actions_across_a_restart(void **state)
+{
+    struct fixture *fx = *state;
+    struct xf_action a;
+    char id1[XF_ACTION_ID_LEN], id2[XF_ACTION_ID_LEN];
+    char want[256];
+    struct xf_buf b;
+
+    service_start(fx, XF_MODE_AUTO);
+    policy_id("inc-21", "ws-21", id1);
+    policy_id("inc-22", "ws-22", id2);
+    incident(fx, "inc-21", "[\"ws-21\"]");
+    incident(fx, "inc-22", "[\"ws-22\"]");
+    wait_state(fx, id1, XF_AS_CONFIRMED, &a);
+    wait_state(fx, id2, XF_AS_CONFIRMED, &a);
+    snprintf(want, sizeof(want),
+             "[{\"id\":\"%s\",\"kind\":\"isolate\",\"host\":\"ws-21\",\"connector\":\"hook\","
+             "\"status\":\"confirmed\",\"state\":\"confirmed\"}]",
+             id1);
+    xf_buf_init(&b);
+    assert_int_equal(xf_response_incident_actions(fx->r, "inc-21", &b), 0);
+    assert_string_equal(b.data, want);
+    xf_buf_reset(&b);
+    assert_int_equal(xf_response_incident_actions(fx->r, "inc-none", &b), 0);
+    assert_string_equal(b.data, "[]");
+    service_stop(fx);
+
+    /* the index is rebuilt from the outbox */
+    service_start(fx, XF_MODE_AUTO);
+    xf_buf_reset(&b);
+    assert_int_equal(xf_response_incident_actions(fx->r, "inc-21", &b), 0);
+    assert_string_equal(b.data, want);
+    xf_buf_close(&b);
+}
+
 static void test_manual_isolate_is_idempotent_by_key_and_pending_blocks_another(void **state)
 {
     struct fixture *fx = *state;
@@ -572,6 +607,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_manual_isolate_is_idempotent_by_key_and_pending_blocks_another, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_incident_actions_lists_only_that_incidents_actions_across_a_restart, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_audit_log_has_one_json_line_per_decision, setup,
                                         teardown),
     };
