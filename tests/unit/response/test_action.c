@@ -373,8 +373,8 @@ test_from_json_rejects_an_embedded_nul_and_out_of_range_or_negative_integers(voi
         /* a negative count read back would allow ~2^31 more attempts */
         "{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"planned\",\"attempts\":-1}",
         "{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"sent\",\"polls\":-5}",
-        "{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"planned\","
-        "\"payload_hash\":\"00000000000000001\"}",
+        ("{\"id\":\"act-1\",\"kind\":\"isolate\",\"state\":\"planned\","
+         "\"payload_hash\":\"00000000000000001\"}"),
     };
     struct xf_action a;
 
