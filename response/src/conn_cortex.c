@@ -36,12 +36,12 @@ struct cx_state {
     char *key;
     char *key_id;
     int advanced;
-    struct xf_device_map *devices; /* copy of the static host -> endpoint_id map */
-    size_t n_devices;
+    struct xf_connector_conf devmap; /* only devices: the static host -> endpoint_id map */
 };
 
-static const char *const cx_keys[] = {"base_url",  "key_env",    "key_file", "key_id",
-                                      "auth_type", "tls_verify", "ca_file",  "actions"};
+/* key itself is listed so xf_conn_secret says why it is refused */
+static const char *const cx_keys[] = {"key",       "base_url",   "key_env", "key_file", "key_id",
+                                      "auth_type", "tls_verify", "ca_file", "actions"};
 
 static void cx_destroy(void *state)
 {
@@ -49,11 +49,7 @@ static void cx_destroy(void *state)
 
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_devices; i++) {
-        xf_free(s->devices[i].host);
-        xf_free(s->devices[i].device_id);
-    }
-    xf_free(s->devices);
+    xf_conn_devices_free(&s->devmap);
     xf_free(s->base_url);
     xf_free(s->key_id);
     if (s->key) {
@@ -69,22 +65,15 @@ static int cx_create(const struct xf_connector_conf *conf, void **state, char *w
     const char *base = xf_connector_conf_get(conf, "base_url");
     const char *kid = xf_connector_conf_get(conf, "key_id");
     const char *at = xf_connector_conf_get(conf, "auth_type");
-    size_t n;
+    const char *k;
     int rc = 0;
 
-    for (size_t i = 0; i < conf->n_params; i++) {
-        const char *k = conf->params[i].key;
-        int known = strcmp(k, "key") == 0; /* refused below with a clearer message */
-
-        for (size_t j = 0; j < XF_ARRAY_LEN(cx_keys) && !known; j++)
-            known = strcmp(cx_keys[j], k) == 0;
-        if (!known) {
-            snprintf(why, why_len, "connector %s: unknown key '%s' for type cortex", conf->name, k);
-            rc = XF_ECONFIG;
-            goto out;
-        }
+    if ((k = xf_conn_unknown_key(conf, cx_keys, XF_ARRAY_LEN(cx_keys)))) {
+        snprintf(why, why_len, "connector %s: unknown key '%s' for type cortex", conf->name, k);
+        rc = XF_ECONFIG;
+        goto out;
     }
-    if (!base || (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)) {
+    if (!xf_conn_is_http_url(base)) {
         snprintf(why, why_len, "connector %s: base_url (http[s]://...) is required", conf->name);
         rc = XF_ECONFIG;
         goto out;
@@ -105,46 +94,19 @@ static int cx_create(const struct xf_connector_conf *conf, void **state, char *w
         goto out;
     }
     s->advanced = at && strcmp(at, "advanced") == 0;
-    n = strlen(base);
-    while (n > 0 && base[n - 1] == '/')
-        n--;
-    if (!(s->base_url = xf_strndup(base, n)) || !(s->key_id = xf_strdup(kid))) {
+    if (!(s->base_url = xf_conn_strdup_noslash(base)) || !(s->key_id = xf_strdup(kid))) {
         rc = XF_ENOMEM;
         goto out;
     }
     if ((rc = xf_conn_secret(conf, "key", &s->key, why, why_len)))
         goto out;
-    if (conf->n_devices) {
-        if (!(s->devices = xf_calloc(conf->n_devices, sizeof(*s->devices)))) {
-            rc = XF_ENOMEM;
-            goto out;
-        }
-        for (; s->n_devices < conf->n_devices; s->n_devices++) {
-            struct xf_device_map *d = &s->devices[s->n_devices];
-
-            d->host = xf_strdup(conf->devices[s->n_devices].host);
-            d->device_id = xf_strdup(conf->devices[s->n_devices].device_id);
-            if (!d->host || !d->device_id) {
-                s->n_devices++;
-                rc = XF_ENOMEM;
-                goto out;
-            }
-        }
-    }
+    if ((rc = xf_conn_devices_copy(&s->devmap, conf)))
+        goto out;
     *state = s;
     s = NULL;
 out:
     cx_destroy(s);
     return rc;
-}
-
-static const char *cx_device(const struct cx_state *s, const char *host)
-{
-    for (size_t i = 0; i < s->n_devices; i++) {
-        if (strcasecmp(s->devices[i].host, host) == 0)
-            return s->devices[i].device_id;
-    }
-    return NULL;
 }
 
 /* 64 alphanumerics from RAND_bytes; bytes >= 248 are drawn again so each of the 62 symbols
@@ -261,7 +223,7 @@ static int cx_next(void *state, struct xf_action *a, const struct xf_conn_ctx *c
     case CX_PRECHECK:
     case CX_RECHECK:
         /* the static map wins over an id remembered from an earlier attempt */
-        if ((dev = cx_device(s, a->host)))
+        if ((dev = xf_conn_device(&s->devmap, a->host)))
             snprintf(a->device_id, sizeof(a->device_id), "%s", dev);
         if (a->device_id[0])
             return cx_post(s, ctx, "/public_api/v1/endpoints/get_endpoint",
@@ -324,7 +286,7 @@ static void cx_on_check(struct xf_action *a, const struct xf_conn_ctx *ctx,
         }
         return;
     }
-    root = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+    root = xf_conn_reply_json(r);
     eps = json_object_get(json_object_get(root, "reply"), "endpoints");
     if (!json_is_array(eps)) {
         out->step = XF_STEP_FAILED;
@@ -392,7 +354,7 @@ static void cx_on_send(struct xf_action *a, const struct xf_conn_ctx *ctx,
             out->step = XF_STEP_FAILED;
         return;
     }
-    root = json_loadb(body, r->body_len, 0, NULL);
+    root = xf_conn_reply_json(r);
     id = json_object_get(json_object_get(root, "reply"), "action_id");
     if (json_is_integer(id)) {
         snprintf(a->remote_id, sizeof(a->remote_id), "%" JSON_INTEGER_FORMAT,
@@ -432,7 +394,7 @@ static void cx_on_poll(struct xf_action *a, const struct xf_conn_ctx *ctx,
         out->step = XF_STEP_FAILED;
         return;
     }
-    root = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+    root = xf_conn_reply_json(r);
     data = json_object_get(json_object_get(root, "reply"), "data");
     st = json_string_value(json_object_get(data, a->device_id));
     if (!st && json_object_size(data) == 1) {

@@ -26,84 +26,16 @@
 #define CS_TOKEN 0x100  /* the request in flight is the token request */
 #define CS_REAUTH 0x200 /* a 401 already made us refetch the token once in this attempt */
 
-#define CS_TOKEN_MARGIN_S 60 /* refetch this long before the token expires */
-
 struct cs_state {
     char *name;
     char *base_url; /* no trailing '/' */
     char *client_id;
     char *client_secret;
     struct xf_connector_conf devmap; /* only name and devices: the static host -> aid map */
-    char *token;                     /* NULL: none cached */
-    int64_t token_exp_s;
+    struct xf_conn_token token;
 };
 
-/* ---- small helpers (static, so this file stands alone) ------------------------------------ */
-
-static void url_encode(struct xf_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            xf_buf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-            xf_buf_append(b, e, 3);
-        }
-    }
-}
-
-/* Headers may exceed xf_conn_request_header's 2 KiB (a JWT bearer token), so build it here. */
-static int add_bearer(struct xf_conn_request *rq, const char *token)
-{
-    struct xf_buf h;
-
-    if (rq->n_headers == XF_HTTP_MAX_HEADERS)
-        return XF_ETOOBIG;
-    xf_buf_init(&h);
-    if (xf_buf_appendf(&h, "Authorization: Bearer %s", token)) {
-        xf_buf_close(&h);
-        return XF_ENOMEM;
-    }
-    rq->headers[rq->n_headers++] = xf_buf_steal(&h, NULL);
-    return 0;
-}
-
-static int set_url(struct xf_conn_request *rq, struct xf_buf *url)
-{
-    if (!url->len)
-        return XF_ENOMEM; /* every append above failed */
-    rq->url = xf_buf_steal(url, NULL);
-    return 0;
-}
-
-static int json_body(struct xf_conn_request *rq, json_t *v)
-{
-    char *s;
-    int rc;
-
-    if (!v)
-        return XF_ENOMEM;
-    s = json_dumps(v, JSON_COMPACT);
-    json_decref(v);
-    if (!s)
-        return XF_ENOMEM;
-    rc = xf_buf_appends(&rq->body, s);
-    free(s); /* jansson's allocator */
-    return rc;
-}
-
-static json_t *reply_json(const struct xf_conn_reply *r)
-{
-    if (!r->body || !r->body_len)
-        return NULL;
-    return json_loadb(r->body, r->body_len, 0, NULL);
-}
+/* ---- small helpers ------------------------------------------------------------------------ */
 
 /* The first error message of a Falcon envelope, or "". */
 static const char *falcon_error(json_t *root)
@@ -114,22 +46,10 @@ static const char *falcon_error(json_t *root)
     return m ? m : "";
 }
 
-static int contains_nocase(const char *hay, size_t len, const char *needle)
+/* Falcon's 429 carries X-RateLimit-RetryAfter (unix seconds); Retry-After wins if present. */
+static void ratelimit_retry_after(const struct xf_conn_reply *r, const struct xf_conn_ctx *ctx,
+                                  struct xf_conn_outcome *out)
 {
-    size_t nl = strlen(needle);
-
-    for (size_t i = 0; hay && i + nl <= len; i++) {
-        if (xf_strncaseeq(hay + i, needle, nl))
-            return 1;
-    }
-    return 0;
-}
-
-/* Falcon's 429 carries X-RateLimit-RetryAfter (unix seconds); prefer Retry-After if present. */
-static void classify(const struct xf_conn_reply *r, const struct xf_conn_ctx *ctx,
-                     struct xf_conn_outcome *out)
-{
-    xf_conn_classify(r, ctx->now_s, out);
     if (r->status == 429 && !out->retry_after_ms) {
         const char *v = xf_conn_reply_header(r, "x-ratelimit-retryafter");
         long long t = v ? strtoll(v, NULL, 10) : 0;
@@ -137,6 +57,13 @@ static void classify(const struct xf_conn_reply *r, const struct xf_conn_ctx *ct
         if (t > ctx->now_s)
             out->retry_after_ms = (int64_t)(t - ctx->now_s) * 1000;
     }
+}
+
+static void classify(const struct xf_conn_reply *r, const struct xf_conn_ctx *ctx,
+                     struct xf_conn_outcome *out)
+{
+    xf_conn_classify(r, ctx->now_s, out);
+    ratelimit_retry_after(r, ctx, out);
 }
 
 /* ---- config ------------------------------------------------------------------------------- */
@@ -147,15 +74,12 @@ static void cs_destroy(void *state)
 
     if (!st)
         return;
-    for (size_t i = 0; i < st->devmap.n_devices; i++) {
-        xf_free(st->devmap.devices[i].host);
-        xf_free(st->devmap.devices[i].device_id);
-    }
+    xf_conn_devices_free(&st->devmap);
     xf_free(st->name);
     xf_free(st->base_url);
     xf_free(st->client_id);
     xf_free(st->client_secret);
-    xf_free(st->token);
+    xf_conn_token_clear(&st->token);
     xf_free(st);
 }
 
@@ -169,25 +93,16 @@ static int cs_create(const struct xf_connector_conf *conf, void **state, char *w
     const char *v;
     int rc = XF_ENOMEM;
 
-    for (size_t i = 0; i < conf->n_params; i++) {
-        size_t k = 0;
-
-        while (k < XF_ARRAY_LEN(keys) && strcmp(keys[k], conf->params[i].key) != 0)
-            k++;
-        if (k == XF_ARRAY_LEN(keys)) {
-            snprintf(why, why_len, "connector %s: unknown key %s for type crowdstrike", conf->name,
-                     conf->params[i].key);
-            rc = XF_ECONFIG;
-            goto out;
-        }
+    if ((v = xf_conn_unknown_key(conf, keys, XF_ARRAY_LEN(keys)))) {
+        snprintf(why, why_len, "connector %s: unknown key %s for type crowdstrike", conf->name, v);
+        rc = XF_ECONFIG;
+        goto out;
     }
     if (!(st = xf_calloc(1, sizeof(*st))))
         goto out;
     v = xf_connector_conf_get(conf, "base_url");
-    if (!(st->base_url = xf_strdup(v ? v : "https://api.crowdstrike.com")))
+    if (!(st->base_url = xf_conn_strdup_noslash(v ? v : "https://api.crowdstrike.com")))
         goto out;
-    for (size_t n = strlen(st->base_url); n > 0 && st->base_url[n - 1] == '/'; n--)
-        st->base_url[n - 1] = '\0';
     if (!(v = xf_connector_conf_get(conf, "client_id")) || !*v) {
         snprintf(why, why_len, "connector %s: client_id is required", conf->name);
         rc = XF_ECONFIG;
@@ -199,16 +114,8 @@ static int cs_create(const struct xf_connector_conf *conf, void **state, char *w
         goto out;
     rc = XF_ENOMEM;
     st->devmap.name = st->name;
-    for (size_t i = 0; i < conf->n_devices; i++) {
-        struct xf_device_map *d = &st->devmap.devices[i];
-
-        if (!(d->host = xf_strdup(conf->devices[i].host)) ||
-            !(d->device_id = xf_strdup(conf->devices[i].device_id))) {
-            xf_free(d->host);
-            goto out;
-        }
-        st->devmap.n_devices++;
-    }
+    if (xf_conn_devices_copy(&st->devmap, conf))
+        goto out;
     *state = st;
     st = NULL;
     rc = 0;
@@ -230,10 +137,10 @@ static int req_token(struct cs_state *st, struct xf_conn_request *rq)
     rq->method = "POST";
     rq->is_token = 1;
     xf_buf_appends(&rq->body, "client_id=");
-    url_encode(&rq->body, st->client_id);
+    xf_conn_url_encode(&rq->body, st->client_id);
     xf_buf_appends(&rq->body, "&client_secret=");
-    url_encode(&rq->body, st->client_secret);
-    if ((rc = set_url(rq, &url)) ||
+    xf_conn_url_encode(&rq->body, st->client_secret);
+    if ((rc = xf_conn_request_url(rq, &url)) ||
         (rc = xf_conn_request_header(rq, "Content-Type: application/x-www-form-urlencoded")) ||
         (rc = xf_conn_request_header(rq, "Accept: application/json")))
         return rc;
@@ -256,10 +163,11 @@ static int req_resolve(struct cs_state *st, const struct xf_action *a, struct xf
     }
     xf_buf_appends(&fql, "'");
     xf_buf_appendf(&url, "%s/devices/queries/devices/v1?filter=", st->base_url);
-    url_encode(&url, fql.data ? fql.data : "");
+    xf_conn_url_encode(&url, fql.data ? fql.data : "");
     xf_buf_close(&fql);
     rq->method = "GET";
-    if ((rc = set_url(rq, &url)) || (rc = add_bearer(rq, st->token)) ||
+    if ((rc = xf_conn_request_url(rq, &url)) ||
+        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
         (rc = xf_conn_request_header(rq, "Accept: application/json")))
         return rc;
     return 0;
@@ -275,11 +183,12 @@ static int req_act(struct cs_state *st, const struct xf_action *a, struct xf_con
     xf_buf_appendf(&url, "%s/devices/entities/devices-actions/v2?action_name=%s", st->base_url,
                    a->kind == XF_ACT_RELEASE ? "lift_containment" : "contain");
     rq->method = "POST";
-    if ((rc = set_url(rq, &url)) || (rc = add_bearer(rq, st->token)) ||
+    if ((rc = xf_conn_request_url(rq, &url)) ||
+        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
         (rc = xf_conn_request_header(rq, "Content-Type: application/json")) ||
         (rc = xf_conn_request_header(rq, "Accept: application/json")))
         return rc;
-    return json_body(rq, json_pack("{s:[s]}", "ids", a->device_id));
+    return xf_conn_request_json(rq, json_pack("{s:[s]}", "ids", a->device_id));
 }
 
 /* GET /devices/entities/devices/v2?ids=<aid> -> {"resources":[{"device_id","status"}]} */
@@ -290,9 +199,10 @@ static int req_status(struct cs_state *st, const struct xf_action *a, struct xf_
 
     xf_buf_init(&url);
     xf_buf_appendf(&url, "%s/devices/entities/devices/v2?ids=", st->base_url);
-    url_encode(&url, a->device_id);
+    xf_conn_url_encode(&url, a->device_id);
     rq->method = "GET";
-    if ((rc = set_url(rq, &url)) || (rc = add_bearer(rq, st->token)) ||
+    if ((rc = xf_conn_request_url(rq, &url)) ||
+        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
         (rc = xf_conn_request_header(rq, "Accept: application/json")))
         return rc;
     return 0;
@@ -309,7 +219,7 @@ static int cs_next(void *state, struct xf_action *a, const struct xf_conn_ctx *c
     if (a->kind != XF_ACT_ISOLATE && a->kind != XF_ACT_RELEASE)
         return XF_EINVAL;
     a->phase &= ~CS_TOKEN;
-    if (!st->token || ctx->now_s >= st->token_exp_s - CS_TOKEN_MARGIN_S) {
+    if (xf_conn_token_due(&st->token, ctx->now_s)) {
         a->phase |= CS_TOKEN;
         return req_token(st, out);
     }
@@ -333,40 +243,6 @@ static void set_step(struct xf_action *a, int step)
     a->phase = (a->phase & ~CS_STEP_MASK) | step;
 }
 
-static void on_token(struct cs_state *st, const struct xf_conn_ctx *ctx,
-                     const struct xf_conn_reply *r, struct xf_conn_outcome *out)
-{
-    json_t *root = NULL;
-    const char *tok;
-    json_int_t exp;
-
-    if (r->status == 0 || r->status == 429 || r->status >= 500) {
-        classify(r, ctx, out);
-        return;
-    }
-    root = reply_json(r);
-    tok = json_string_value(json_object_get(root, "access_token"));
-    exp = json_integer_value(json_object_get(root, "expires_in"));
-    if (r->status < 200 || r->status >= 300 || !tok || !*tok) {
-        /* never echo the body: it may hold credentials */
-        out->step = XF_STEP_FAILED;
-        snprintf(out->why, sizeof(out->why), "crowdstrike %s: token refused (HTTP %ld)", st->name,
-                 r->status);
-        goto out;
-    }
-    xf_free(st->token);
-    if (!(st->token = xf_strdup(tok))) {
-        out->step = XF_STEP_RETRY;
-        snprintf(out->why, sizeof(out->why), "out of memory");
-        goto out;
-    }
-    st->token_exp_s = ctx->now_s + (exp > 0 ? (int64_t)exp : 1799);
-    out->step = XF_STEP_NEXT;
-    snprintf(out->why, sizeof(out->why), "token fetched");
-out:
-    json_decref(root);
-}
-
 static int cs_on_reply(void *state, struct xf_action *a, const struct xf_conn_ctx *ctx,
                        const struct xf_conn_reply *r, struct xf_conn_outcome *out)
 {
@@ -378,23 +254,13 @@ static int cs_on_reply(void *state, struct xf_action *a, const struct xf_conn_ct
     memset(out, 0, sizeof(*out));
     if (a->phase & CS_TOKEN) {
         a->phase &= ~CS_TOKEN;
-        on_token(st, ctx, r, out);
+        xf_conn_token_on_reply(&st->token, "crowdstrike", st->name, 1799, ctx, r, out);
+        ratelimit_retry_after(r, ctx, out);
         return 0;
     }
-    if (r->status == 401) {
-        xf_free(st->token);
-        st->token = NULL;
-        if (a->phase & CS_REAUTH) {
-            out->step = XF_STEP_FAILED;
-            snprintf(out->why, sizeof(out->why), "HTTP 401 again with a fresh token");
-        } else {
-            a->phase |= CS_REAUTH;
-            out->step = XF_STEP_NEXT;
-            snprintf(out->why, sizeof(out->why), "HTTP 401: token dropped, refetching");
-        }
+    if (xf_conn_token_on_401(&st->token, a, CS_REAUTH, r, out))
         return 0;
-    }
-    root = reply_json(r);
+    root = xf_conn_reply_json(r);
     res = json_object_get(root, "resources");
     if (step == CS_RESOLVE) {
         size_t n = json_array_size(res);
@@ -428,8 +294,8 @@ static int cs_on_reply(void *state, struct xf_action *a, const struct xf_conn_ct
             out->step = XF_STEP_POLL;
             snprintf(out->why, sizeof(out->why), "HTTP %ld: %s accepted", r->status,
                      release ? "lift_containment" : "contain");
-        } else if (r->status == 409 ||
-                   ((refused || client_err) && contains_nocase(r->body, r->body_len, "already"))) {
+        } else if (r->status == 409 || ((refused || client_err) &&
+                                        xf_conn_contains_nocase(r->body, r->body_len, "already"))) {
             /* already (not) contained, or an action pending: the device status decides */
             snprintf(a->remote_id, sizeof(a->remote_id), "%s", a->device_id);
             set_step(a, CS_POLL);

@@ -32,7 +32,6 @@
 #define DF_TOKEN 0x100  /* the request in flight is the token request */
 #define DF_REAUTH 0x200 /* a 401 already made us refetch the token once in this attempt */
 
-#define DF_TOKEN_MARGIN_S 60
 #define DF_WINDOW_S 60
 #define DF_SCOPE "https://api.securitycenter.microsoft.com/.default"
 
@@ -45,8 +44,7 @@ struct df_state {
     char *client_secret;
     char *isolation_type;
     struct xf_connector_conf devmap; /* only name and devices */
-    char *token;
-    int64_t token_exp_s;
+    struct xf_conn_token token;
     /* sliding window: the times of the last `limit` API calls, a ring */
     int64_t *calls;
     int limit;
@@ -54,83 +52,7 @@ struct df_state {
     int head; /* next slot to write; the oldest once the ring is full */
 };
 
-/* ---- small helpers (static, so this file stands alone) ------------------------------------ */
-
-static void url_encode(struct xf_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            xf_buf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-            xf_buf_append(b, e, 3);
-        }
-    }
-}
-
-/* Headers may exceed xf_conn_request_header's 2 KiB (a JWT bearer token), so build it here. */
-static int add_bearer(struct xf_conn_request *rq, const char *token)
-{
-    struct xf_buf h;
-
-    if (rq->n_headers == XF_HTTP_MAX_HEADERS)
-        return XF_ETOOBIG;
-    xf_buf_init(&h);
-    if (xf_buf_appendf(&h, "Authorization: Bearer %s", token)) {
-        xf_buf_close(&h);
-        return XF_ENOMEM;
-    }
-    rq->headers[rq->n_headers++] = xf_buf_steal(&h, NULL);
-    return 0;
-}
-
-static int set_url(struct xf_conn_request *rq, struct xf_buf *url)
-{
-    if (!url->len)
-        return XF_ENOMEM; /* every append above failed */
-    rq->url = xf_buf_steal(url, NULL);
-    return 0;
-}
-
-static int json_body(struct xf_conn_request *rq, json_t *v)
-{
-    char *s;
-    int rc;
-
-    if (!v)
-        return XF_ENOMEM;
-    s = json_dumps(v, JSON_COMPACT);
-    json_decref(v);
-    if (!s)
-        return XF_ENOMEM;
-    rc = xf_buf_appends(&rq->body, s);
-    free(s); /* jansson's allocator */
-    return rc;
-}
-
-static json_t *reply_json(const struct xf_conn_reply *r)
-{
-    if (!r->body || !r->body_len)
-        return NULL;
-    return json_loadb(r->body, r->body_len, 0, NULL);
-}
-
-static int contains_nocase(const char *hay, size_t len, const char *needle)
-{
-    size_t nl = strlen(needle);
-
-    for (size_t i = 0; hay && i + nl <= len; i++) {
-        if (xf_strncaseeq(hay + i, needle, nl))
-            return 1;
-    }
-    return 0;
-}
+/* ---- small helpers ------------------------------------------------------------------------ */
 
 /* OData string literal: ' doubled. */
 static void odata_quote(struct xf_buf *b, const char *s)
@@ -152,12 +74,6 @@ static const char *graph_error(json_t *root, const char *field)
     return m ? m : "";
 }
 
-static void strip_slash(char *s)
-{
-    for (size_t n = strlen(s); n > 0 && s[n - 1] == '/'; n--)
-        s[n - 1] = '\0';
-}
-
 /* ---- config ------------------------------------------------------------------------------- */
 
 static void df_destroy(void *state)
@@ -166,10 +82,7 @@ static void df_destroy(void *state)
 
     if (!st)
         return;
-    for (size_t i = 0; i < st->devmap.n_devices; i++) {
-        xf_free(st->devmap.devices[i].host);
-        xf_free(st->devmap.devices[i].device_id);
-    }
+    xf_conn_devices_free(&st->devmap);
     xf_free(st->name);
     xf_free(st->base_url);
     xf_free(st->login_url);
@@ -177,16 +90,20 @@ static void df_destroy(void *state)
     xf_free(st->client_id);
     xf_free(st->client_secret);
     xf_free(st->isolation_type);
-    xf_free(st->token);
+    xf_conn_token_clear(&st->token);
     xf_free(st->calls);
     xf_free(st);
 }
 
-static int dup_or(const struct xf_connector_conf *c, const char *key, const char *dflt, char **out)
+/* key's value (else dflt) copied; a URL (is_url) without its trailing '/'. */
+static int dup_or(const struct xf_connector_conf *c, const char *key, const char *dflt, int is_url,
+                  char **out)
 {
     const char *v = xf_connector_conf_get(c, key);
 
-    *out = xf_strdup(v ? v : dflt);
+    if (!v)
+        v = dflt;
+    *out = is_url ? xf_conn_strdup_noslash(v) : xf_strdup(v);
     return *out ? 0 : XF_ENOMEM;
 }
 
@@ -204,17 +121,10 @@ static int df_create(const struct xf_connector_conf *conf, void **state, char *w
     long lim = 100;
     int rc = XF_ENOMEM;
 
-    for (size_t i = 0; i < conf->n_params; i++) {
-        size_t k = 0;
-
-        while (k < XF_ARRAY_LEN(keys) && strcmp(keys[k], conf->params[i].key) != 0)
-            k++;
-        if (k == XF_ARRAY_LEN(keys)) {
-            snprintf(why, why_len, "connector %s: unknown key %s for type defender", conf->name,
-                     conf->params[i].key);
-            rc = XF_ECONFIG;
-            goto out;
-        }
+    if ((v = xf_conn_unknown_key(conf, keys, XF_ARRAY_LEN(keys)))) {
+        snprintf(why, why_len, "connector %s: unknown key %s for type defender", conf->name, v);
+        rc = XF_ECONFIG;
+        goto out;
     }
     for (size_t i = 0; i < 2; i++) {
         const char *req = i ? "client_id" : "tenant_id";
@@ -246,31 +156,21 @@ static int df_create(const struct xf_connector_conf *conf, void **state, char *w
     st->limit = (int)lim;
     if (!(st->calls = xf_calloc((size_t)lim, sizeof(*st->calls))) ||
         !(st->name = xf_strdup(conf->name)) ||
-        (rc =
-             dup_or(conf, "base_url", "https://api.securitycenter.microsoft.com", &st->base_url)) ||
-        (rc = dup_or(conf, "login_url", "https://login.microsoftonline.com", &st->login_url)) ||
-        (rc = dup_or(conf, "tenant_id", "", &st->tenant_id)) ||
-        (rc = dup_or(conf, "client_id", "", &st->client_id)) ||
-        (rc = dup_or(conf, "isolation_type", "Full", &st->isolation_type))) {
+        (rc = dup_or(conf, "base_url", "https://api.securitycenter.microsoft.com", 1,
+                     &st->base_url)) ||
+        (rc = dup_or(conf, "login_url", "https://login.microsoftonline.com", 1, &st->login_url)) ||
+        (rc = dup_or(conf, "tenant_id", "", 0, &st->tenant_id)) ||
+        (rc = dup_or(conf, "client_id", "", 0, &st->client_id)) ||
+        (rc = dup_or(conf, "isolation_type", "Full", 0, &st->isolation_type))) {
         rc = XF_ENOMEM;
         goto out;
     }
-    strip_slash(st->base_url);
-    strip_slash(st->login_url);
     if ((rc = xf_conn_secret(conf, "client_secret", &st->client_secret, why, why_len)))
         goto out;
     rc = XF_ENOMEM;
     st->devmap.name = st->name;
-    for (size_t i = 0; i < conf->n_devices; i++) {
-        struct xf_device_map *d = &st->devmap.devices[i];
-
-        if (!(d->host = xf_strdup(conf->devices[i].host)) ||
-            !(d->device_id = xf_strdup(conf->devices[i].device_id))) {
-            xf_free(d->host);
-            goto out;
-        }
-        st->devmap.n_devices++;
-    }
+    if (xf_conn_devices_copy(&st->devmap, conf))
+        goto out;
     *state = st;
     st = NULL;
     rc = 0;
@@ -303,17 +203,17 @@ static int req_token(struct df_state *st, struct xf_conn_request *rq)
 
     xf_buf_init(&url);
     xf_buf_appendf(&url, "%s/", st->login_url);
-    url_encode(&url, st->tenant_id);
+    xf_conn_url_encode(&url, st->tenant_id);
     xf_buf_appends(&url, "/oauth2/v2.0/token");
     rq->method = "POST";
     rq->is_token = 1;
     xf_buf_appends(&rq->body, "grant_type=client_credentials&client_id=");
-    url_encode(&rq->body, st->client_id);
+    xf_conn_url_encode(&rq->body, st->client_id);
     xf_buf_appends(&rq->body, "&client_secret=");
-    url_encode(&rq->body, st->client_secret);
+    xf_conn_url_encode(&rq->body, st->client_secret);
     xf_buf_appends(&rq->body, "&scope=");
-    url_encode(&rq->body, DF_SCOPE);
-    if ((rc = set_url(rq, &url)) ||
+    xf_conn_url_encode(&rq->body, DF_SCOPE);
+    if ((rc = xf_conn_request_url(rq, &url)) ||
         (rc = xf_conn_request_header(rq, "Content-Type: application/x-www-form-urlencoded")) ||
         (rc = xf_conn_request_header(rq, "Accept: application/json")))
         return rc;
@@ -325,7 +225,8 @@ static int api_get(struct df_state *st, struct xf_buf *url, struct xf_conn_reque
     int rc;
 
     rq->method = "GET";
-    if ((rc = set_url(rq, url)) || (rc = add_bearer(rq, st->token)) ||
+    if ((rc = xf_conn_request_url(rq, url)) ||
+        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
         (rc = xf_conn_request_header(rq, "Accept: application/json")))
         return rc;
     return 0;
@@ -341,7 +242,7 @@ static int req_resolve(struct df_state *st, const struct xf_action *a, struct xf
     xf_buf_appends(&f, "computerDnsName eq ");
     odata_quote(&f, a->host);
     xf_buf_appendf(&url, "%s/api/machines?$filter=", st->base_url);
-    url_encode(&url, f.data ? f.data : "");
+    xf_conn_url_encode(&url, f.data ? f.data : "");
     xf_buf_close(&f);
     return api_get(st, &url, rq);
 }
@@ -357,13 +258,14 @@ static int req_act(struct df_state *st, const struct xf_action *a, struct xf_con
     xf_buf_init(&url);
     xf_buf_init(&comment);
     xf_buf_appendf(&url, "%s/api/machines/", st->base_url);
-    url_encode(&url, a->device_id);
+    xf_conn_url_encode(&url, a->device_id);
     xf_buf_appends(&url, release ? "/unisolate" : "/isolate");
     /* Comment is required; the action id lets an analyst find our record from Defender's */
     xf_buf_appendf(&comment, "xdrflow %s%s%s%s%s", a->id, a->incident[0] ? " " : "", a->incident,
                    a->reason[0] ? ": " : "", a->reason);
     rq->method = "POST";
-    if ((rc = set_url(rq, &url)) || (rc = add_bearer(rq, st->token)) ||
+    if ((rc = xf_conn_request_url(rq, &url)) ||
+        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
         (rc = xf_conn_request_header(rq, "Content-Type: application/json")) ||
         (rc = xf_conn_request_header(rq, "Accept: application/json")))
         goto out;
@@ -372,7 +274,7 @@ static int req_act(struct df_state *st, const struct xf_action *a, struct xf_con
     else
         body = json_pack("{s:s,s:s}", "Comment", comment.data ? comment.data : "xdrflow",
                          "IsolationType", st->isolation_type);
-    rc = json_body(rq, body);
+    rc = xf_conn_request_json(rq, body);
 out:
     xf_buf_close(&comment);
     return rc;
@@ -385,7 +287,7 @@ static int req_poll(struct df_state *st, const struct xf_action *a, struct xf_co
 
     xf_buf_init(&url);
     xf_buf_appendf(&url, "%s/api/machineactions/", st->base_url);
-    url_encode(&url, a->remote_id);
+    xf_conn_url_encode(&url, a->remote_id);
     return api_get(st, &url, rq);
 }
 
@@ -400,7 +302,7 @@ static int req_find(struct df_state *st, const struct xf_action *a, struct xf_co
     odata_quote(&f, a->device_id);
     xf_buf_appendf(&f, " and type eq '%s'", a->kind == XF_ACT_RELEASE ? "Unisolate" : "Isolate");
     xf_buf_appendf(&url, "%s/api/machineactions?$filter=", st->base_url);
-    url_encode(&url, f.data ? f.data : "");
+    xf_conn_url_encode(&url, f.data ? f.data : "");
     xf_buf_close(&f);
     return api_get(st, &url, rq);
 }
@@ -422,7 +324,7 @@ static int df_next(void *state, struct xf_action *a, const struct xf_conn_ctx *c
     if (a->kind != XF_ACT_ISOLATE && a->kind != XF_ACT_RELEASE)
         return XF_EINVAL;
     a->phase &= ~DF_TOKEN;
-    if (!st->token || ctx->now_s >= st->token_exp_s - DF_TOKEN_MARGIN_S) {
+    if (xf_conn_token_due(&st->token, ctx->now_s)) {
         a->phase |= DF_TOKEN;
         return req_token(st, out);
     }
@@ -447,39 +349,6 @@ static int df_next(void *state, struct xf_action *a, const struct xf_conn_ctx *c
     default:
         return req_find(st, a, out);
     }
-}
-
-static void on_token(struct df_state *st, const struct xf_conn_ctx *ctx,
-                     const struct xf_conn_reply *r, struct xf_conn_outcome *out)
-{
-    json_t *root = NULL;
-    const char *tok;
-    json_int_t exp;
-
-    if (r->status == 0 || r->status == 429 || r->status >= 500) {
-        xf_conn_classify(r, ctx->now_s, out);
-        return;
-    }
-    root = reply_json(r);
-    tok = json_string_value(json_object_get(root, "access_token"));
-    exp = json_integer_value(json_object_get(root, "expires_in"));
-    if (r->status < 200 || r->status >= 300 || !tok || !*tok) {
-        out->step = XF_STEP_FAILED; /* never echo the body: it may hold credentials */
-        snprintf(out->why, sizeof(out->why), "defender %s: token refused (HTTP %ld)", st->name,
-                 r->status);
-        goto out;
-    }
-    xf_free(st->token);
-    if (!(st->token = xf_strdup(tok))) {
-        out->step = XF_STEP_RETRY;
-        snprintf(out->why, sizeof(out->why), "out of memory");
-        goto out;
-    }
-    st->token_exp_s = ctx->now_s + (exp > 0 ? (int64_t)exp : 3599);
-    out->step = XF_STEP_NEXT;
-    snprintf(out->why, sizeof(out->why), "token fetched");
-out:
-    json_decref(root);
 }
 
 /* A MachineAction's status into a step. */
@@ -550,29 +419,18 @@ static int df_on_reply(void *state, struct xf_action *a, const struct xf_conn_ct
     memset(out, 0, sizeof(*out));
     if (a->phase & DF_TOKEN) {
         a->phase &= ~DF_TOKEN;
-        on_token(st, ctx, r, out);
+        xf_conn_token_on_reply(&st->token, "defender", st->name, 3599, ctx, r, out);
         return 0;
     }
-    if (r->status == 401) {
-        xf_free(st->token);
-        st->token = NULL;
-        if (a->phase & DF_REAUTH) {
-            out->step = XF_STEP_FAILED;
-            snprintf(out->why, sizeof(out->why), "HTTP 401 again with a fresh token");
-        } else {
-            a->phase |= DF_REAUTH;
-            out->step = XF_STEP_NEXT;
-            snprintf(out->why, sizeof(out->why), "HTTP 401: token dropped, refetching");
-        }
+    if (xf_conn_token_on_401(&st->token, a, DF_REAUTH, r, out))
         return 0;
-    }
-    root = reply_json(r);
+    root = xf_conn_reply_json(r);
     if (!ok) {
         const char *code = graph_error(root, "code");
 
         if (step == DF_ACT && r->status == 400 &&
             (strcmp(code, "ActiveRequestAlreadyExists") == 0 ||
-             contains_nocase(r->body, r->body_len, "already in progress"))) {
+             xf_conn_contains_nocase(r->body, r->body_len, "already in progress"))) {
             set_step(a, DF_FIND);
             out->step = XF_STEP_NEXT;
             snprintf(out->why, sizeof(out->why), "HTTP 400 %.64s: finding the pending action",

@@ -32,55 +32,6 @@ struct s1_state {
     struct xf_connector_conf devmap; /* only name and devices */
 };
 
-static void url_encode(struct xf_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            xf_buf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-            xf_buf_append(b, e, 3);
-        }
-    }
-}
-
-static int set_url(struct xf_conn_request *rq, struct xf_buf *url)
-{
-    if (!url->len)
-        return XF_ENOMEM; /* every append above failed */
-    rq->url = xf_buf_steal(url, NULL);
-    return 0;
-}
-
-static int json_body(struct xf_conn_request *rq, json_t *v)
-{
-    char *s;
-    int rc;
-
-    if (!v)
-        return XF_ENOMEM;
-    s = json_dumps(v, JSON_COMPACT);
-    json_decref(v);
-    if (!s)
-        return XF_ENOMEM;
-    rc = xf_buf_appends(&rq->body, s);
-    free(s); /* jansson's allocator */
-    return rc;
-}
-
-static json_t *reply_json(const struct xf_conn_reply *r)
-{
-    if (!r->body || !r->body_len)
-        return NULL;
-    return json_loadb(r->body, r->body_len, 0, NULL);
-}
-
 /* Agent ids are decimal strings; anything else (empty, a comma list, a wildcard) is refused
  * before it can become a filter. */
 static int id_ok(const char *id)
@@ -105,10 +56,7 @@ static void s1_destroy(void *state)
 
     if (!st)
         return;
-    for (size_t i = 0; i < st->devmap.n_devices; i++) {
-        xf_free(st->devmap.devices[i].host);
-        xf_free(st->devmap.devices[i].device_id);
-    }
+    xf_conn_devices_free(&st->devmap);
     xf_free(st->name);
     xf_free(st->base_url);
     xf_free(st->token);
@@ -124,17 +72,10 @@ static int s1_create(const struct xf_connector_conf *conf, void **state, char *w
     const char *v;
     int rc = XF_ENOMEM;
 
-    for (size_t i = 0; i < conf->n_params; i++) {
-        size_t k = 0;
-
-        while (k < XF_ARRAY_LEN(keys) && strcmp(keys[k], conf->params[i].key) != 0)
-            k++;
-        if (k == XF_ARRAY_LEN(keys)) {
-            snprintf(why, why_len, "connector %s: unknown key %s for type sentinelone", conf->name,
-                     conf->params[i].key);
-            rc = XF_ECONFIG;
-            goto out;
-        }
+    if ((v = xf_conn_unknown_key(conf, keys, XF_ARRAY_LEN(keys)))) {
+        snprintf(why, why_len, "connector %s: unknown key %s for type sentinelone", conf->name, v);
+        rc = XF_ECONFIG;
+        goto out;
     }
     if (!(v = xf_connector_conf_get(conf, "base_url")) || !*v) {
         snprintf(why, why_len, "connector %s: base_url (the console URL) is required", conf->name);
@@ -150,24 +91,14 @@ static int s1_create(const struct xf_connector_conf *conf, void **state, char *w
         }
     }
     if (!(st = xf_calloc(1, sizeof(*st))) || !(st->name = xf_strdup(conf->name)) ||
-        !(st->base_url = xf_strdup(v)))
+        !(st->base_url = xf_conn_strdup_noslash(v)))
         goto out;
-    for (size_t n = strlen(st->base_url); n > 0 && st->base_url[n - 1] == '/'; n--)
-        st->base_url[n - 1] = '\0';
     if ((rc = xf_conn_secret(conf, "token", &st->token, why, why_len)))
         goto out;
     rc = XF_ENOMEM;
     st->devmap.name = st->name;
-    for (size_t i = 0; i < conf->n_devices; i++) {
-        struct xf_device_map *d = &st->devmap.devices[i];
-
-        if (!(d->host = xf_strdup(conf->devices[i].host)) ||
-            !(d->device_id = xf_strdup(conf->devices[i].device_id))) {
-            xf_free(d->host);
-            goto out;
-        }
-        st->devmap.n_devices++;
-    }
+    if (xf_conn_devices_copy(&st->devmap, conf))
+        goto out;
     *state = st;
     st = NULL;
     rc = 0;
@@ -180,17 +111,9 @@ out:
 
 static int auth_headers(struct s1_state *st, struct xf_conn_request *rq)
 {
-    struct xf_buf h;
+    int rc = xf_conn_request_header(rq, "Authorization: ApiToken %s", st->token);
 
-    if (rq->n_headers == XF_HTTP_MAX_HEADERS)
-        return XF_ETOOBIG;
-    xf_buf_init(&h);
-    if (xf_buf_appendf(&h, "Authorization: ApiToken %s", st->token)) {
-        xf_buf_close(&h);
-        return XF_ENOMEM;
-    }
-    rq->headers[rq->n_headers++] = xf_buf_steal(&h, NULL);
-    return xf_conn_request_header(rq, "Accept: application/json");
+    return rc ? rc : xf_conn_request_header(rq, "Accept: application/json");
 }
 
 /* GET /web/api/v2.1/agents?ids=<id> | ?computerName=<host> -> {"data":[{"id",
@@ -204,9 +127,9 @@ static int req_agents(struct s1_state *st, const struct xf_action *a, const char
     xf_buf_init(&url);
     xf_buf_appendf(&url, "%s" S1_API "/agents?", st->base_url);
     xf_buf_appends(&url, id ? "ids=" : "computerName=");
-    url_encode(&url, id ? id : a->host);
+    xf_conn_url_encode(&url, id ? id : a->host);
     rq->method = "GET";
-    if ((rc = set_url(rq, &url)))
+    if ((rc = xf_conn_request_url(rq, &url)))
         return rc;
     return auth_headers(st, rq);
 }
@@ -224,10 +147,11 @@ static int req_act(struct s1_state *st, const struct xf_action *a, struct xf_con
     xf_buf_appendf(&url, "%s" S1_API "/agents/actions/%s", st->base_url,
                    a->kind == XF_ACT_RELEASE ? "connect" : "disconnect");
     rq->method = "POST";
-    if ((rc = set_url(rq, &url)) || (rc = auth_headers(st, rq)) ||
+    if ((rc = xf_conn_request_url(rq, &url)) || (rc = auth_headers(st, rq)) ||
         (rc = xf_conn_request_header(rq, "Content-Type: application/json")))
         return rc;
-    return json_body(rq, json_pack("{s:{s:[s]},s:{}}", "filter", "ids", a->device_id, "data"));
+    return xf_conn_request_json(
+        rq, json_pack("{s:{s:[s]},s:{}}", "filter", "ids", a->device_id, "data"));
 }
 
 /* ---- the state machine -------------------------------------------------------------------- */
@@ -269,7 +193,7 @@ static int s1_on_reply(void *state, struct xf_action *a, const struct xf_conn_ct
             a->phase = S1_CHECK; /* the next attempt looks at the agent first */
         return 0;
     }
-    root = reply_json(r);
+    root = xf_conn_reply_json(r);
     data = json_object_get(root, "data");
     if (a->phase == S1_ACT) {
         json_t *aff = json_object_get(data, "affected");

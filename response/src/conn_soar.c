@@ -37,9 +37,10 @@ struct soar_state {
     char *label; /* splunk_soar container label */
 };
 
-static const char *const soar_keys[] = {"shape",      "url",        "base_url",
-                                        "token_env",  "token_file", "label",
-                                        "tls_verify", "ca_file",    "actions"};
+/* token itself is listed so xf_conn_secret says why it is refused */
+static const char *const soar_keys[] = {"token",     "shape",      "url",   "base_url",
+                                        "token_env", "token_file", "label", "tls_verify",
+                                        "ca_file",   "actions"};
 
 static void soar_destroy(void *state)
 {
@@ -62,23 +63,16 @@ static int soar_create(const struct xf_connector_conf *conf, void **state, char 
     struct soar_state *s = NULL;
     const char *shape = xf_connector_conf_get(conf, "shape");
     const char *label = xf_connector_conf_get(conf, "label");
-    const char *base;
+    const char *base, *k;
     struct xf_buf url;
     size_t n;
     int rc = 0;
 
     xf_buf_init(&url);
-    for (size_t i = 0; i < conf->n_params; i++) {
-        const char *k = conf->params[i].key;
-        int known = strcmp(k, "token") == 0; /* refused below with a clearer message */
-
-        for (size_t j = 0; j < XF_ARRAY_LEN(soar_keys) && !known; j++)
-            known = strcmp(soar_keys[j], k) == 0;
-        if (!known) {
-            snprintf(why, why_len, "connector %s: unknown key '%s' for type soar", conf->name, k);
-            rc = XF_ECONFIG;
-            goto out;
-        }
+    if ((k = xf_conn_unknown_key(conf, soar_keys, XF_ARRAY_LEN(soar_keys)))) {
+        snprintf(why, why_len, "connector %s: unknown key '%s' for type soar", conf->name, k);
+        rc = XF_ECONFIG;
+        goto out;
     }
     if (!(s = xf_calloc(1, sizeof(*s)))) {
         rc = XF_ENOMEM;
@@ -98,7 +92,7 @@ static int soar_create(const struct xf_connector_conf *conf, void **state, char 
         goto out;
     }
     base = xf_connector_conf_get(conf, s->shape == SHAPE_GENERIC ? "url" : "base_url");
-    if (!base || (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)) {
+    if (!xf_conn_is_http_url(base)) {
         snprintf(why, why_len, "connector %s: %s (http[s]://...) is required", conf->name,
                  s->shape == SHAPE_GENERIC ? "url" : "base_url");
         rc = XF_ECONFIG;
@@ -445,7 +439,7 @@ static int soar_on_reply(void *state, struct xf_action *a, const struct xf_conn_
     xf_conn_classify(r, ctx->now_s, out);
     if (s->shape == SHAPE_GENERIC || r->status == 0)
         return 0;
-    root = json_loadb(body, r->body_len, 0, NULL);
+    root = xf_conn_reply_json(r);
     if (s->shape == SHAPE_SPLUNK) {
         /* a container with the same source_data_identifier: Splunk names the existing one */
         if ((v = json_object_get(root, "existing_container_id")) ||

@@ -29,12 +29,12 @@
 struct v1_state {
     char *base_url; /* without a trailing slash */
     char *token;
-    struct xf_device_map *devices; /* copy of the static host -> agentGuid map */
-    size_t n_devices;
+    struct xf_connector_conf devmap; /* only devices: the static host -> agentGuid map */
 };
 
-static const char *const v1_keys[] = {"base_url",   "token_env", "token_file",
-                                      "tls_verify", "actions",   "ca_file"};
+/* token itself is listed so xf_conn_secret says why it is refused */
+static const char *const v1_keys[] = {"token",      "base_url", "token_env", "token_file",
+                                      "tls_verify", "actions",  "ca_file"};
 
 static void v1_destroy(void *state)
 {
@@ -42,11 +42,7 @@ static void v1_destroy(void *state)
 
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_devices; i++) {
-        xf_free(s->devices[i].host);
-        xf_free(s->devices[i].device_id);
-    }
-    xf_free(s->devices);
+    xf_conn_devices_free(&s->devmap);
     xf_free(s->base_url);
     if (s->token) {
         memset(s->token, 0, strlen(s->token));
@@ -59,23 +55,15 @@ static int v1_create(const struct xf_connector_conf *conf, void **state, char *w
 {
     struct v1_state *s = NULL;
     const char *base = xf_connector_conf_get(conf, "base_url");
-    size_t n;
+    const char *k;
     int rc = 0;
 
-    for (size_t i = 0; i < conf->n_params; i++) {
-        const char *k = conf->params[i].key;
-        int known = strcmp(k, "token") == 0; /* refused below with a clearer message */
-
-        for (size_t j = 0; j < XF_ARRAY_LEN(v1_keys) && !known; j++)
-            known = strcmp(v1_keys[j], k) == 0;
-        if (!known) {
-            snprintf(why, why_len, "connector %s: unknown key '%s' for type visionone", conf->name,
-                     k);
-            rc = XF_ECONFIG;
-            goto out;
-        }
+    if ((k = xf_conn_unknown_key(conf, v1_keys, XF_ARRAY_LEN(v1_keys)))) {
+        snprintf(why, why_len, "connector %s: unknown key '%s' for type visionone", conf->name, k);
+        rc = XF_ECONFIG;
+        goto out;
     }
-    if (!base || (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)) {
+    if (!xf_conn_is_http_url(base)) {
         snprintf(why, why_len, "connector %s: base_url (http[s]://...) is required", conf->name);
         rc = XF_ECONFIG;
         goto out;
@@ -84,46 +72,19 @@ static int v1_create(const struct xf_connector_conf *conf, void **state, char *w
         rc = XF_ENOMEM;
         goto out;
     }
-    n = strlen(base);
-    while (n > 0 && base[n - 1] == '/')
-        n--;
-    if (!(s->base_url = xf_strndup(base, n))) {
+    if (!(s->base_url = xf_conn_strdup_noslash(base))) {
         rc = XF_ENOMEM;
         goto out;
     }
     if ((rc = xf_conn_secret(conf, "token", &s->token, why, why_len)))
         goto out;
-    if (conf->n_devices) {
-        if (!(s->devices = xf_calloc(conf->n_devices, sizeof(*s->devices)))) {
-            rc = XF_ENOMEM;
-            goto out;
-        }
-        for (; s->n_devices < conf->n_devices; s->n_devices++) {
-            struct xf_device_map *d = &s->devices[s->n_devices];
-
-            d->host = xf_strdup(conf->devices[s->n_devices].host);
-            d->device_id = xf_strdup(conf->devices[s->n_devices].device_id);
-            if (!d->host || !d->device_id) {
-                s->n_devices++;
-                rc = XF_ENOMEM;
-                goto out;
-            }
-        }
-    }
+    if ((rc = xf_conn_devices_copy(&s->devmap, conf)))
+        goto out;
     *state = s;
     s = NULL;
 out:
     v1_destroy(s);
     return rc;
-}
-
-static const char *v1_device(const struct v1_state *s, const char *host)
-{
-    for (size_t i = 0; i < s->n_devices; i++) {
-        if (strcasecmp(s->devices[i].host, host) == 0)
-            return s->devices[i].device_id;
-    }
-    return NULL;
 }
 
 /* The length of "scheme://authority" at the start of url, 0 when it has none. */
@@ -143,7 +104,7 @@ static int v1_build_send(struct v1_state *s, struct xf_action *a, struct xf_conn
 {
     json_t *arr = NULL, *item = NULL;
     char *body = NULL, desc[200], url[1024];
-    const char *dev = v1_device(s, a->host);
+    const char *dev = xf_conn_device(&s->devmap, a->host);
     int rc = 0;
 
     /* the static map wins over an id remembered from an earlier attempt */
@@ -280,7 +241,7 @@ static int v1_on_send(struct v1_state *s, struct xf_action *a, const struct xf_c
         }
         return 0;
     }
-    root = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+    root = xf_conn_reply_json(r);
     item = json_array_get(root, 0);
     if (!json_is_object(item) || !json_is_integer(json_object_get(item, "status"))) {
         out->step = XF_STEP_FAILED;
@@ -330,7 +291,7 @@ static int v1_on_poll(struct xf_action *a, const struct xf_conn_ctx *ctx,
         out->step = XF_STEP_FAILED;
         return 0;
     }
-    root = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+    root = xf_conn_reply_json(r);
     st = json_string_value(json_object_get(root, "status"));
     if (!st) {
         out->step = XF_STEP_FAILED;

@@ -204,7 +204,7 @@ static int webhook_create(const struct xf_connector_conf *c, void **state, char 
             goto out;
         }
     }
-    if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)) {
+    if (!xf_conn_is_http_url(url)) {
         snprintf(why, why_len, "connector %s: url (http:// or https://) is required", c->name);
         goto out;
     }

@@ -233,3 +233,184 @@ void xf_conn_classify(const struct xf_conn_reply *r, int64_t now_s, struct xf_co
                  r->body ? r->body : "");
     }
 }
+
+/* ---- request and answer plumbing ----------------------------------------------------------- */
+
+void xf_conn_url_encode(struct xf_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            xf_buf_append(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+            xf_buf_append(b, e, 3);
+        }
+    }
+}
+
+int xf_conn_request_url(struct xf_conn_request *rq, struct xf_buf *url)
+{
+    if (!url->len)
+        return XF_ENOMEM; /* every append that built it failed */
+    rq->url = xf_buf_steal(url, NULL);
+    return 0;
+}
+
+int xf_conn_request_json(struct xf_conn_request *rq, json_t *v)
+{
+    char *s;
+    int rc;
+
+    if (!v)
+        return XF_ENOMEM;
+    s = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (!s)
+        return XF_ENOMEM;
+    rc = xf_buf_appends(&rq->body, s);
+    free(s); /* jansson's allocator */
+    return rc;
+}
+
+json_t *xf_conn_reply_json(const struct xf_conn_reply *r)
+{
+    if (!r->body || !r->body_len)
+        return NULL;
+    return json_loadb(r->body, r->body_len, 0, NULL);
+}
+
+int xf_conn_contains_nocase(const char *hay, size_t len, const char *needle)
+{
+    size_t nl = strlen(needle);
+
+    for (size_t i = 0; hay && i + nl <= len; i++) {
+        if (xf_strncaseeq(hay + i, needle, nl))
+            return 1;
+    }
+    return 0;
+}
+
+int xf_conn_is_http_url(const char *s)
+{
+    return s && (strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0);
+}
+
+char *xf_conn_strdup_noslash(const char *s)
+{
+    size_t n = strlen(s);
+
+    while (n > 0 && s[n - 1] == '/')
+        n--;
+    return xf_strndup(s, n);
+}
+
+const char *xf_conn_unknown_key(const struct xf_connector_conf *conf, const char *const *keys,
+                                size_t n_keys)
+{
+    for (size_t i = 0; i < conf->n_params; i++) {
+        size_t k = 0;
+
+        while (k < n_keys && strcmp(keys[k], conf->params[i].key) != 0)
+            k++;
+        if (k == n_keys)
+            return conf->params[i].key;
+    }
+    return NULL;
+}
+
+int xf_conn_devices_copy(struct xf_connector_conf *dst, const struct xf_connector_conf *src)
+{
+    for (size_t i = 0; i < src->n_devices; i++) {
+        struct xf_device_map *d = &dst->devices[dst->n_devices];
+
+        if (!(d->host = xf_strdup(src->devices[i].host)) ||
+            !(d->device_id = xf_strdup(src->devices[i].device_id))) {
+            xf_free(d->host);
+            d->host = NULL;
+            return XF_ENOMEM;
+        }
+        dst->n_devices++;
+    }
+    return 0;
+}
+
+void xf_conn_devices_free(struct xf_connector_conf *dst)
+{
+    for (size_t i = 0; i < dst->n_devices; i++) {
+        xf_free(dst->devices[i].host);
+        xf_free(dst->devices[i].device_id);
+    }
+    dst->n_devices = 0;
+}
+
+/* ---- OAuth2 tokens ------------------------------------------------------------------------- */
+
+#define XF_CONN_TOKEN_MARGIN_S 60 /* refetch this long before the token expires */
+
+int xf_conn_token_due(const struct xf_conn_token *t, int64_t now_s)
+{
+    return !t->value || now_s >= t->exp_s - XF_CONN_TOKEN_MARGIN_S;
+}
+
+void xf_conn_token_clear(struct xf_conn_token *t)
+{
+    xf_free(t->value);
+    t->value = NULL;
+}
+
+void xf_conn_token_on_reply(struct xf_conn_token *t, const char *type, const char *name,
+                            int64_t ttl_s, const struct xf_conn_ctx *ctx,
+                            const struct xf_conn_reply *r, struct xf_conn_outcome *out)
+{
+    json_t *root = NULL;
+    const char *tok;
+    json_int_t exp;
+
+    if (r->status == 0 || r->status == 429 || r->status >= 500) {
+        xf_conn_classify(r, ctx->now_s, out);
+        return;
+    }
+    root = xf_conn_reply_json(r);
+    tok = json_string_value(json_object_get(root, "access_token"));
+    exp = json_integer_value(json_object_get(root, "expires_in"));
+    if (r->status < 200 || r->status >= 300 || !tok || !*tok) {
+        out->step = XF_STEP_FAILED; /* never echo the body: it may hold credentials */
+        snprintf(out->why, sizeof(out->why), "%s %s: token refused (HTTP %ld)", type, name,
+                 r->status);
+        goto out;
+    }
+    xf_free(t->value);
+    if (!(t->value = xf_strdup(tok))) {
+        out->step = XF_STEP_RETRY;
+        snprintf(out->why, sizeof(out->why), "out of memory");
+        goto out;
+    }
+    t->exp_s = ctx->now_s + (exp > 0 ? (int64_t)exp : ttl_s);
+    out->step = XF_STEP_NEXT;
+    snprintf(out->why, sizeof(out->why), "token fetched");
+out:
+    json_decref(root);
+}
+
+int xf_conn_token_on_401(struct xf_conn_token *t, struct xf_action *a, int reauth_bit,
+                         const struct xf_conn_reply *r, struct xf_conn_outcome *out)
+{
+    if (r->status != 401)
+        return 0;
+    xf_conn_token_clear(t);
+    if (a->phase & reauth_bit) {
+        out->step = XF_STEP_FAILED;
+        snprintf(out->why, sizeof(out->why), "HTTP 401 again with a fresh token");
+    } else {
+        a->phase |= reauth_bit;
+        out->step = XF_STEP_NEXT;
+        snprintf(out->why, sizeof(out->why), "HTTP 401: token dropped, refetching");
+    }
+    return 1;
+}

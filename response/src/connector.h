@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "xf/core.h"
 #include "xf/response.h"
 
@@ -110,5 +112,50 @@ int64_t xf_conn_retry_after_ms(const struct xf_conn_reply *r, int64_t now_s);
 /* Generic classification of a status for connectors: 2xx -> CONFIRMED, 429 / 5xx / 0 ->
  * RETRY (with Retry-After), other -> FAILED. Fills why from status and body. */
 void xf_conn_classify(const struct xf_conn_reply *r, int64_t now_s, struct xf_conn_outcome *out);
+
+/* Request and answer plumbing every vendor connector needs (connector.c), so each conn_*.c
+ * holds only its vendor's shapes. */
+/* Percent-encodes s into b, keeping RFC 3986's unreserved characters. */
+void xf_conn_url_encode(struct xf_buf *b, const char *s);
+/* url becomes rq->url. The appends that built url are unchecked: an empty url means they all
+ * failed (XF_ENOMEM). */
+int xf_conn_request_url(struct xf_conn_request *rq, struct xf_buf *url);
+/* v (taken; NULL means json_pack failed: XF_ENOMEM) appended as compact JSON to rq->body. */
+int xf_conn_request_json(struct xf_conn_request *rq, json_t *v);
+/* The reply body parsed, NULL when empty or not JSON (caller json_decref). */
+json_t *xf_conn_reply_json(const struct xf_conn_reply *r);
+/* 1 when needle occurs in the len bytes of hay (NULL: none), ASCII case ignored. */
+int xf_conn_contains_nocase(const char *hay, size_t len, const char *needle);
+/* 1 when s starts with http:// or https://. */
+int xf_conn_is_http_url(const char *s);
+/* A copy of s without trailing '/' (caller xf_free), NULL when out of memory. */
+char *xf_conn_strdup_noslash(const char *s);
+/* The first of conf's keys that is not in keys, or NULL; the caller says why. */
+const char *xf_conn_unknown_key(const struct xf_connector_conf *conf, const char *const *keys,
+                                size_t n_keys);
+/* Copies src's static device map into dst->devices (XF_ENOMEM: dst keeps what was copied);
+ * xf_conn_devices_free releases it. */
+int xf_conn_devices_copy(struct xf_connector_conf *dst, const struct xf_connector_conf *src);
+void xf_conn_devices_free(struct xf_connector_conf *dst);
+
+/* An OAuth2 client-credentials token (CrowdStrike, Defender): it lives only in the
+ * connector's state, is fetched before a call when due, and a 401 drops it. */
+struct xf_conn_token {
+    char *value; /* NULL: none cached */
+    int64_t exp_s;
+};
+/* 1 when there is no token or it expires within a minute. */
+int xf_conn_token_due(const struct xf_conn_token *t, int64_t now_s);
+void xf_conn_token_clear(struct xf_conn_token *t);
+/* The reply to a token request: NEXT with the token kept (expires_in, else ttl_s), RETRY for
+ * no answer, 429 and 5xx (xf_conn_classify), else FAILED as "<type> <name>: token refused"
+ * (the body is never echoed: it may hold credentials). */
+void xf_conn_token_on_reply(struct xf_conn_token *t, const char *type, const char *name,
+                            int64_t ttl_s, const struct xf_conn_ctx *ctx,
+                            const struct xf_conn_reply *r, struct xf_conn_outcome *out);
+/* A 401 to an API call: drops the token and asks for the next request (one refetch per
+ * attempt, remembered as reauth_bit in a->phase), FAILED on the second. 0 when r is no 401. */
+int xf_conn_token_on_401(struct xf_conn_token *t, struct xf_action *a, int reauth_bit,
+                         const struct xf_conn_reply *r, struct xf_conn_outcome *out);
 
 #endif
