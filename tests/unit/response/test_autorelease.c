@@ -24,136 +24,17 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "support.h"
 #include "xf/response.h"
 #include "xf/store.h"
 
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-struct fixture {
-    char dir[64];
-    char db[96];
-    char audit[96];
-    struct xf_store *st;
-    struct xf_response *r;
-    pid_t mock;
-    int port;
-    char base[64];
-};
-
-/* ---- the mock receiver --------------------------------------------------------------------- */
-
-static size_t collect(char *p, size_t sz, size_t n, void *ud)
+/* The webhook receiver, checking signatures with SECRET. */
+static void webhook_start(struct fixture *fx)
 {
-    return xf_buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
-}
-
-/* GET when body is NULL, else POST body; returns the answer (caller xf_buf_close). */
-static void ctl(const struct fixture *fx, const char *path, const char *body, struct xf_buf *out)
-{
-    CURL *c = curl_easy_init();
-    char url[128];
-
-    xf_buf_init(out);
-    snprintf(url, sizeof(url), "%s%s", fx->base, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_cleanup(c);
-}
-
-static void ctl_post(const struct fixture *fx, const char *path, const char *body)
-{
-    struct xf_buf b;
-
-    ctl(fx, path, body, &b);
-    xf_buf_close(&b);
-}
-
-/* The mock's state as JSON (caller json_decref). */
-static json_t *mock_state(const struct fixture *fx)
-{
-    struct xf_buf b;
-    json_t *j;
-
-    ctl(fx, "/_mock/state", NULL, &b);
-    j = json_loadb(b.data, b.len, 0, NULL);
-    xf_buf_close(&b);
-    assert_non_null(j);
-    return j;
-}
-
-/* Requests the mock received for the webhook path. */
-static size_t mock_requests(const struct fixture *fx)
-{
-    struct xf_buf b;
-    json_t *j;
-    size_t n;
-
-    ctl(fx, "/_mock/requests", NULL, &b);
-    j = json_loadb(b.data, b.len, 0, NULL);
-    xf_buf_close(&b);
-    assert_non_null(j);
-    n = json_array_size(j);
-    json_decref(j);
-    return n;
-}
-
-static int mock_int(const struct fixture *fx, const char *key)
-{
-    json_t *j = mock_state(fx);
-    int v = (int)json_integer_value(json_object_get(j, key));
-
-    json_decref(j);
-    return v;
-}
-
-static int mock_deliveries_of(const struct fixture *fx, const char *id)
-{
-    json_t *j = mock_state(fx);
-    int v = (int)json_integer_value(json_object_get(json_object_get(j, "deliveries"), id));
-
-    json_decref(j);
-    return v;
-}
-
-static void mock_start(struct fixture *fx)
-{
-    int pfd[2];
-    char line[64] = "";
-    FILE *f;
-
-    assert_int_equal(pipe(pfd), 0);
-    fx->mock = fork();
-    assert_true(fx->mock >= 0);
-    if (fx->mock == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execlp("python3", "python3", XF_MOCKVENDOR, "--vendor", "webhook", "--port", "0",
-               (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    f = fdopen(pfd[0], "r");
-    assert_non_null(fgets(line, sizeof(line), f));
-    fclose(f);
-    assert_int_equal(sscanf(line, "PORT %d", &fx->port), 1);
-    snprintf(fx->base, sizeof(fx->base), "http://127.0.0.1:%d", fx->port);
+    mock_start(fx, "webhook");
     ctl_post(fx, "/_mock/state", "{\"secret\":\"" SECRET "\"}");
-}
-
-/* ---- the service --------------------------------------------------------------------------- */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static void service_start(struct fixture *fx, enum xf_resp_mode mode, int64_t after_ms)
@@ -185,61 +66,21 @@ static void service_start(struct fixture *fx, enum xf_resp_mode mode, int64_t af
     xf_response_conf_close(&c);
 }
 
-static void service_stop(struct fixture *fx)
-{
-    xf_response_destroy(fx->r);
-    fx->r = NULL;
-}
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct fixture *fx = fixture_open("autorel");
 
     setenv("XF_TEST_AUTOREL_SECRET", SECRET, 1);
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/xf-autorel-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->db, sizeof(fx->db), "%s/db", fx->dir);
-    snprintf(fx->audit, sizeof(fx->audit), "%s/audit.jsonl", fx->dir);
-    assert_int_equal(xf_store_open(fx->db, NULL, &fx->st), 0);
-    mock_start(fx);
+    fx->wait_ms = 5000;
+    webhook_start(fx);
     *state = fx;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
-    xf_response_destroy(fx->r);
-    xf_store_close(fx->st);
-    kill(fx->mock, SIGKILL);
-    waitpid(fx->mock, NULL, 0);
-    nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
+    fixture_close(*state);
     return 0;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void incident(struct fixture *fx, const char *id, const char *host)
@@ -257,15 +98,7 @@ static void incident(struct fixture *fx, const char *id, const char *host)
 static void action_id(enum xf_action_kind kind, const char *inc, const char *host, const char *salt,
                       char *id)
 {
-    struct xf_action a;
-
-    memset(&a, 0, sizeof(a));
-    a.kind = kind;
-    snprintf(a.incident, sizeof(a.incident), "%s", inc);
-    snprintf(a.host, sizeof(a.host), "%s", host);
-    snprintf(a.connector, sizeof(a.connector), "hook");
-    xf_action_make_id(&a, salt);
-    memcpy(id, a.id, sizeof(a.id));
+    make_action_id(kind, inc, host, "hook", salt, id);
 }
 
 /* The policy's isolate id for (incident, host) and the id of its auto release. */
@@ -276,35 +109,6 @@ static void policy_ids(const char *inc, const char *host, char *iso, char *rel)
     action_id(XF_ACT_ISOLATE, inc, host, "", iso);
     snprintf(salt, sizeof(salt), "auto:%s", iso);
     action_id(XF_ACT_RELEASE, inc, host, salt, rel);
-}
-
-/* The action as the service reports it; 404 -> 0. */
-static int get_action(struct fixture *fx, const char *id, struct xf_action *a)
-{
-    struct xf_resp_request q = {.op = XF_RESP_GET, .action_id = id};
-    struct xf_buf b;
-    int status = 0;
-
-    xf_buf_init(&b);
-    assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
-    if (status == 200)
-        assert_int_equal(xf_action_from_json(b.data, b.len, a), 0);
-    xf_buf_close(&b);
-    return status == 200;
-}
-
-/* Waits (5 s at most) for the action to reach state. */
-static void wait_state(struct fixture *fx, const char *id, enum xf_action_state want,
-                       struct xf_action *a)
-{
-    int64_t end = mono_ms() + 5000;
-
-    while (mono_ms() < end) {
-        if (get_action(fx, id, a) && a->state == want)
-            return;
-        sleep_ms(10);
-    }
-    fail_msg("action %s did not reach %s", id, xf_action_state_name(want));
 }
 
 /* Approves (or denies) an action through the service, as the API does; returns the status. */
@@ -319,19 +123,6 @@ static int decide(struct fixture *fx, const char *id, int approve)
     assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
     xf_buf_close(&b);
     return status;
-}
-
-/* Hosts the receiver holds isolated, as one comma-separated string. */
-static void mock_isolated(const struct fixture *fx, char *out, size_t len)
-{
-    json_t *ms = mock_state(fx), *arr = json_object_get(ms, "isolated");
-    size_t n = 0;
-
-    out[0] = '\0';
-    for (size_t i = 0; i < json_array_size(arr); i++)
-        n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", i ? "," : "",
-                              json_string_value(json_array_get(arr, i)));
-    json_decref(ms);
 }
 
 /* Audit lines written by actor with the given event.action and xdrflow.action.state. */

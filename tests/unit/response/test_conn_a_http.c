@@ -27,88 +27,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "support.h"
 #include "xf/response.h"
 #include "xf/store.h"
-
-struct fixture {
-    char dir[64];
-    char db[96];
-    char audit[96];
-    struct xf_store *st;
-    struct xf_response *r;
-    pid_t mock;
-    char base[64];
-};
-
-static size_t collect(char *p, size_t sz, size_t n, void *ud)
-{
-    return xf_buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
-}
-
-/* GET when body is NULL, else POST body; the answer as JSON (caller json_decref). */
-static json_t *ctl(const struct fixture *fx, const char *path, const char *body)
-{
-    CURL *c = curl_easy_init();
-    struct xf_buf out;
-    char url[128];
-    json_t *j;
-
-    xf_buf_init(&out);
-    snprintf(url, sizeof(url), "%s%s", fx->base, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_cleanup(c);
-    j = json_loadb(out.data, out.len, 0, NULL);
-    xf_buf_close(&out);
-    assert_non_null(j);
-    return j;
-}
-
-static void mock_start(struct fixture *fx, const char *vendor)
-{
-    int pfd[2];
-    char line[64] = "";
-    int port = 0;
-    FILE *f;
-
-    assert_int_equal(pipe(pfd), 0);
-    fx->mock = fork();
-    assert_true(fx->mock >= 0);
-    if (fx->mock == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execlp("python3", "python3", XF_MOCKVENDOR, "--vendor", vendor, "--port", "0",
-               (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    f = fdopen(pfd[0], "r");
-    assert_non_null(fgets(line, sizeof(line), f));
-    fclose(f);
-    assert_int_equal(sscanf(line, "PORT %d", &port), 1);
-    snprintf(fx->base, sizeof(fx->base), "http://127.0.0.1:%d", port);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void param(struct xf_connector_conf *cc, const char *k, const char *v)
-{
-    cc->params[cc->n_params].key = xf_strdup(k);
-    cc->params[cc->n_params].value = xf_strdup(v);
-    cc->n_params++;
-}
 
 /* Starts the mock for vendor and the service in auto mode with one connector of that type. */
 static void start(struct fixture *fx, const char *vendor)
@@ -147,48 +68,19 @@ static void start(struct fixture *fx, const char *vendor)
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct fixture *fx = fixture_open("conna");
 
     setenv("XF_TEST_CS_SECRET", "cs-secret", 1);
     setenv("XF_TEST_DF_SECRET", "df-secret", 1);
     setenv("XF_TEST_S1_TOKEN", "s1-token", 1);
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/xf-conna-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->db, sizeof(fx->db), "%s/db", fx->dir);
-    snprintf(fx->audit, sizeof(fx->audit), "%s/audit.jsonl", fx->dir);
-    assert_int_equal(xf_store_open(fx->db, NULL, &fx->st), 0);
     *state = fx;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
-    xf_response_destroy(fx->r);
-    xf_store_close(fx->st);
-    if (fx->mock > 0) {
-        kill(fx->mock, SIGKILL);
-        waitpid(fx->mock, NULL, 0);
-    }
-    nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
+    fixture_close(*state);
     return 0;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* POST /hosts/{host}/isolate as the API would; returns the action. */
@@ -205,30 +97,6 @@ static void isolate(struct fixture *fx, const char *host, struct xf_action *a)
         fail_msg("isolate: HTTP %d %s", status, b.data ? b.data : "");
     assert_int_equal(xf_action_from_json(b.data, b.len, a), 0);
     xf_buf_close(&b);
-}
-
-/* Waits (10 s at most: a Retry-After of 1 s fits) for the action to reach want. */
-static void wait_state(struct fixture *fx, const char *id, enum xf_action_state want,
-                       struct xf_action *a)
-{
-    struct xf_resp_request q = {.op = XF_RESP_GET, .action_id = id};
-    int64_t end = mono_ms() + 10000;
-
-    while (mono_ms() < end) {
-        struct xf_buf b;
-        int status = 0;
-
-        xf_buf_init(&b);
-        assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
-        if (status == 200)
-            assert_int_equal(xf_action_from_json(b.data, b.len, a), 0);
-        xf_buf_close(&b);
-        if (status == 200 && a->state == want)
-            return;
-        sleep_ms(10);
-    }
-    fail_msg("action %s is %s, not %s (%s)", id, xf_action_state_name(a->state),
-             xf_action_state_name(want), a->last_error);
 }
 
 /* The mock says host is isolated, and nothing else is. */

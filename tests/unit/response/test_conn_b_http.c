@@ -24,76 +24,12 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "support.h"
 #include "xf/response.h"
 #include "xf/store.h"
 
-struct fixture {
-    char dir[64];
-    char db[96];
-    struct xf_store *st;
-    struct xf_response *r;
-    pid_t mock;
-    char base[64];
-};
-
-/* ---- the mock vendor ----------------------------------------------------------------------- */
-
-static size_t collect(char *p, size_t sz, size_t n, void *ud)
-{
-    return xf_buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
-}
-
-/* GET when body is NULL, else POST body; the answer parsed (caller json_decref). */
-static json_t *ctl(const struct fixture *fx, const char *path, const char *body)
-{
-    CURL *c = curl_easy_init();
-    struct xf_buf out;
-    char url[128];
-    json_t *j;
-
-    xf_buf_init(&out);
-    snprintf(url, sizeof(url), "%s%s", fx->base, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_cleanup(c);
-    j = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
-    xf_buf_close(&out);
-    assert_non_null(j);
-    return j;
-}
-
-static void mock_start(struct fixture *fx, const char *vendor)
-{
-    int pfd[2], port = 0;
-    char line[64] = "";
-    FILE *f;
-
-    assert_int_equal(pipe(pfd), 0);
-    fx->mock = fork();
-    assert_true(fx->mock >= 0);
-    if (fx->mock == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execlp("python3", "python3", XF_MOCKVENDOR, "--vendor", vendor, "--port", "0",
-               (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    f = fdopen(pfd[0], "r");
-    assert_non_null(fgets(line, sizeof(line), f));
-    fclose(f);
-    assert_int_equal(sscanf(line, "PORT %d", &port), 1);
-    snprintf(fx->base, sizeof(fx->base), "http://127.0.0.1:%d", port);
-}
-
 /* The paths of the vendor requests received so far, as "METHOD path" lines. */
-static void mock_requests(const struct fixture *fx, struct xf_buf *out)
+static void mock_request_lines(const struct fixture *fx, struct xf_buf *out)
 {
     json_t *j = ctl(fx, "/_mock/requests", NULL), *v;
     size_t i;
@@ -107,37 +43,6 @@ static void mock_requests(const struct fixture *fx, struct xf_buf *out)
                          0);
     }
     json_decref(j);
-}
-
-/* The mock's "isolated" list as "a,b" ("" when none). */
-static void mock_isolated(const struct fixture *fx, char *out, size_t len)
-{
-    json_t *j = ctl(fx, "/_mock/state", NULL), *v;
-    size_t i, n = 0;
-
-    out[0] = '\0';
-    json_array_foreach(json_object_get(j, "isolated"), i, v)
-    {
-        n += (size_t)snprintf(out + n, len - n, "%s%s", i ? "," : "", json_string_value(v));
-    }
-    json_decref(j);
-}
-
-/* ---- the service --------------------------------------------------------------------------- */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void param(struct xf_connector_conf *cc, const char *k, const char *v)
-{
-    cc->params[cc->n_params].key = xf_strdup(k);
-    cc->params[cc->n_params].value = xf_strdup(v);
-    cc->n_params++;
 }
 
 static struct xf_connector_conf *conn_add(struct xf_response_conf *c, const char *name,
@@ -170,15 +75,11 @@ static void service_start(struct fixture *fx, struct xf_response_conf *c)
 
 static int setup_vendor(void **state, const char *vendor)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct fixture *fx = fixture_open("connb");
 
     setenv("XF_TEST_V1_TOKEN", "v1-token", 1);
     setenv("XF_TEST_CX_KEY", "cx-key", 1);
     setenv("XF_TEST_SOAR_TOKEN", "soar-token", 1);
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/xf-connb-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->db, sizeof(fx->db), "%s/db", fx->dir);
-    assert_int_equal(xf_store_open(fx->db, NULL, &fx->st), 0);
     mock_start(fx, vendor);
     *state = fx;
     return 0;
@@ -201,30 +102,8 @@ static int setup_soar(void **state)
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
-    xf_response_destroy(fx->r);
-    xf_store_close(fx->st);
-    kill(fx->mock, SIGKILL);
-    waitpid(fx->mock, NULL, 0);
-    nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
+    fixture_close(*state);
     return 0;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void incident(struct fixture *fx, const char *id, const char *host, int score)
@@ -241,43 +120,7 @@ static void incident(struct fixture *fx, const char *id, const char *host, int s
 
 static void isolate_id(const char *inc, const char *host, const char *conn, char *id)
 {
-    struct xf_action a;
-
-    memset(&a, 0, sizeof(a));
-    a.kind = XF_ACT_ISOLATE;
-    snprintf(a.incident, sizeof(a.incident), "%s", inc);
-    snprintf(a.host, sizeof(a.host), "%s", host);
-    snprintf(a.connector, sizeof(a.connector), "%s", conn);
-    xf_action_make_id(&a, "");
-    memcpy(id, a.id, sizeof(a.id));
-}
-
-static int get_action(struct fixture *fx, const char *id, struct xf_action *a)
-{
-    struct xf_resp_request q = {.op = XF_RESP_GET, .action_id = id};
-    struct xf_buf b;
-    int status = 0;
-
-    xf_buf_init(&b);
-    assert_int_equal(xf_response_request(fx->r, &q, &status, &b), 0);
-    if (status == 200)
-        assert_int_equal(xf_action_from_json(b.data, b.len, a), 0);
-    xf_buf_close(&b);
-    return status == 200;
-}
-
-static void wait_state(struct fixture *fx, const char *id, enum xf_action_state want,
-                       struct xf_action *a)
-{
-    int64_t end = mono_ms() + 10000;
-
-    while (mono_ms() < end) {
-        if (get_action(fx, id, a) && a->state == want)
-            return;
-        sleep_ms(10);
-    }
-    fail_msg("action %s did not reach %s (is %s: %s)", id, xf_action_state_name(want),
-             xf_action_state_name(a->state), a->last_error);
+    make_action_id(XF_ACT_ISOLATE, inc, host, conn, "", id);
 }
 
 /* An API release of host; returns its action id in id. */
@@ -324,7 +167,7 @@ static void test_visionone_isolates_polls_the_task_and_releases(void **state)
     mock_isolated(fx, iso, sizeof(iso));
     assert_string_equal(iso, "ws-01");
     assert_non_null(strstr(a.remote_id, "/v3.0/response/tasks/00000001"));
-    mock_requests(fx, &reqs);
+    mock_request_lines(fx, &reqs);
     assert_string_equal(reqs.data, "POST /v3.0/response/endpoints/isolate\n"
                                    "GET /v3.0/response/tasks/00000001\n"
                                    "GET /v3.0/response/tasks/00000001\n"
@@ -352,7 +195,7 @@ static void test_visionone_already_isolated_is_confirmed_after_one_request(void 
     incident(fx, "inc-v2", "ws-02", 95);
     wait_state(fx, id, XF_AS_CONFIRMED, &a);
     assert_int_equal(a.attempts, 1);
-    mock_requests(fx, &reqs);
+    mock_request_lines(fx, &reqs);
     assert_string_equal(reqs.data, "POST /v3.0/response/endpoints/isolate\n");
     xf_buf_close(&reqs);
 }
@@ -387,7 +230,7 @@ static void cortex_isolates(struct fixture *fx, const char *auth_type)
     assert_string_equal(a.remote_id, "100");
     mock_isolated(fx, iso, sizeof(iso));
     assert_string_equal(iso, "ws-01");
-    mock_requests(fx, &reqs);
+    mock_request_lines(fx, &reqs);
     assert_string_equal(reqs.data, "POST /public_api/v1/endpoints/get_endpoint\n"
                                    "POST /public_api/v1/endpoints/isolate\n"
                                    "POST /public_api/v1/actions/get_action_status\n"
@@ -433,7 +276,7 @@ static void test_cortex_already_isolated_endpoint_gets_no_isolate_request(void *
     isolate_id("inc-c2", "ws-02", "cx", id);
     incident(fx, "inc-c2", "ws-02", 95);
     wait_state(fx, id, XF_AS_CONFIRMED, &a);
-    mock_requests(fx, &reqs);
+    mock_request_lines(fx, &reqs);
     assert_string_equal(reqs.data, "POST /public_api/v1/endpoints/get_endpoint\n");
     xf_buf_close(&reqs);
 }

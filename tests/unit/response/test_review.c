@@ -20,45 +20,22 @@
 #include <jansson.h>
 
 #include "connector.h"
+#include "support.h"
 #include "xf/response.h"
 #include "xf/store.h"
 
-struct fixture {
-    char dir[64];
-    char db[96];
-    struct xf_store *st;
-    struct xf_response *r;
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct fixture *fx = fixture_open("review");
 
     setenv("XF_TEST_REVIEW_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/xf-review-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->db, sizeof(fx->db), "%s/db", fx->dir);
-    assert_int_equal(xf_store_open(fx->db, NULL, &fx->st), 0);
     *state = fx;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
-    xf_response_destroy(fx->r);
-    xf_store_close(fx->st);
-    nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
+    fixture_close(*state);
     return 0;
 }
 
@@ -93,12 +70,6 @@ static void service_start(struct fixture *fx, enum xf_resp_mode mode, const char
     xf_response_conf_close(&c);
 }
 
-static void service_stop(struct fixture *fx)
-{
-    xf_response_destroy(fx->r);
-    fx->r = NULL;
-}
-
 /* One request; returns the status, the answer parsed into *out (caller json_decref). */
 static int request(struct fixture *fx, const struct xf_resp_request *q, json_t **out)
 {
@@ -116,13 +87,6 @@ static int request(struct fixture *fx, const struct xf_resp_request *q, json_t *
 static const char *error_code(json_t *o)
 {
     return json_string_value(json_object_get(json_object_get(o, "error"), "code"));
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
 }
 
 /* ---- policy -------------------------------------------------------------------------------- */

@@ -1,0 +1,72 @@
+/*
+ * support.h - the fixture the response service tests share: a fresh store in a temporary
+ * directory, one mock vendor process (tests/mockvendor/server.py, started on a free port) and
+ * its /_mock control endpoints over libcurl, and waiting for an action to reach a state.
+ *
+ * What a reader must know: every helper asserts (cmocka) instead of returning errors, so a
+ * test reads as its steps; fixture_close undoes whatever fixture_open and mock_start did.
+ */
+#ifndef XF_TEST_RESPONSE_SUPPORT_H
+#define XF_TEST_RESPONSE_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "xf/response.h"
+#include "xf/store.h"
+
+struct fixture {
+    char dir[64];
+    char db[96];
+    char audit[96];
+    struct xf_store *st;
+    struct xf_response *r;
+    pid_t mock; /* 0: no mock started */
+    int port;
+    char base[64]; /* the mock's http://127.0.0.1:<port> */
+    int wait_ms;   /* how long wait_state waits; fixture_open sets 10 s */
+};
+
+/* A fixture with a fresh /tmp/xf-<tag>-XXXXXX holding the store (db) and audit path. */
+struct fixture *fixture_open(const char *tag);
+/* Stops the service and the mock, closes the store, removes the directory, frees fx. */
+void fixture_close(struct fixture *fx);
+
+/* Starts server.py --vendor vendor on a free port; fills port and base. */
+void mock_start(struct fixture *fx, const char *vendor);
+/* GET path when body is NULL, else POST body; the answer into out (caller xf_buf_close). */
+void ctl_raw(const struct fixture *fx, const char *path, const char *body, struct xf_buf *out);
+/* The same, the answer parsed as JSON (caller json_decref). */
+json_t *ctl(const struct fixture *fx, const char *path, const char *body);
+/* The same, the answer dropped. */
+void ctl_post(const struct fixture *fx, const char *path, const char *body);
+/* The mock's state (caller json_decref). */
+json_t *mock_state(const struct fixture *fx);
+/* How many requests the mock received (control requests aside). */
+size_t mock_requests(const struct fixture *fx);
+/* An integer of the mock's state, and the deliveries it counted for one webhook-id. */
+int mock_int(const struct fixture *fx, const char *key);
+int mock_deliveries_of(const struct fixture *fx, const char *id);
+/* The mock's "isolated" list as "a,b" ("" when none). */
+void mock_isolated(const struct fixture *fx, char *out, size_t len);
+
+/* Appends key: value to a connector's parameters. */
+void param(struct xf_connector_conf *cc, const char *k, const char *v);
+/* The id xf_action_make_id derives for kind on (incident, host) through conn, with salt. */
+void make_action_id(enum xf_action_kind kind, const char *inc, const char *host, const char *conn,
+                    const char *salt, char *id);
+/* Destroys the running service (the store stays open for the next one). */
+void service_stop(struct fixture *fx);
+/* The action as the service reports it; 0 when it answers 404. */
+int get_action(struct fixture *fx, const char *id, struct xf_action *a);
+/* Waits (fx->wait_ms at most) for the action to reach want; fails the test otherwise. */
+void wait_state(struct fixture *fx, const char *id, enum xf_action_state want, struct xf_action *a);
+
+void sleep_ms(int ms);
+int64_t mono_ms(void);
+int64_t wall_ms(void);
+
+#endif
