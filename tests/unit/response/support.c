@@ -172,15 +172,6 @@ void mock_isolated(const struct fixture *fx, char *out, size_t len)
     json_decref(ms);
 }
 
-/* ---- the service --------------------------------------------------------------------------- */
-
-void param(struct xf_connector_conf *cc, const char *k, const char *v)
-{
-    cc->params[cc->n_params].key = xf_strdup(k);
-    cc->params[cc->n_params].value = xf_strdup(v);
-    cc->n_params++;
-}
-
 void make_action_id(enum xf_action_kind kind, const char *inc, const char *host, const char *conn,
                     const char *salt, char *id)
 {
@@ -255,4 +246,82 @@ int64_t wall_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- a connector fed canned replies --------------------------------------------------------- */
+
+void conf_add(struct xf_connector_conf *c, const char *k, const char *v)
+{
+    c->params[c->n_params].key = xf_strdup(k);
+    c->params[c->n_params].value = xf_strdup(v);
+    c->n_params++;
+}
+
+void conf_dev(struct xf_connector_conf *c, const char *host, const char *id)
+{
+    c->devices[c->n_devices].host = xf_strdup(host);
+    c->devices[c->n_devices].device_id = xf_strdup(id);
+    c->n_devices++;
+}
+
+void conf_free(struct xf_connector_conf *c)
+{
+    for (size_t i = 0; i < c->n_params; i++) {
+        xf_free(c->params[i].key);
+        xf_free(c->params[i].value);
+    }
+    for (size_t i = 0; i < c->n_devices; i++) {
+        xf_free(c->devices[i].host);
+        xf_free(c->devices[i].device_id);
+    }
+    xf_free(c->name);
+    xf_free(c->type);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Asks for the next request and checks it exactly; headers joined with '\n'. */
+void expect_req(struct fx *f, int64_t now, const char *method, const char *url, const char *headers,
+                const char *body)
+{
+    struct xf_conn_ctx ctx = {.now_s = now};
+    char joined[4096] = "";
+    size_t n = 0;
+
+    xf_conn_request_reset(&f->rq);
+    assert_int_equal(f->ops->next(f->st, &f->a, &ctx, &f->rq), 0);
+    assert_string_equal(f->rq.method, method);
+    assert_string_equal(f->rq.url, url);
+    for (size_t i = 0; i < f->rq.n_headers; i++)
+        n += (size_t)snprintf(joined + n, sizeof(joined) - n, "%s%s", i ? "\n" : "",
+                              f->rq.headers[i]);
+    assert_string_equal(joined, headers);
+    assert_string_equal(f->rq.body.len ? f->rq.body.data : "", body);
+}
+
+void reply(struct fx *f, int64_t now, long status, const char *hdr, const char *body,
+           enum xf_conn_step want, struct xf_conn_outcome *out)
+{
+    struct xf_conn_ctx ctx = {.now_s = now};
+    const char *hdrs[1] = {hdr};
+    struct xf_conn_reply r = {.status = status,
+                              .body = body,
+                              .body_len = body ? strlen(body) : 0,
+                              .headers = hdrs,
+                              .n_headers = hdr ? 1 : 0,
+                              .error = status ? NULL : "connection refused"};
+    struct xf_conn_outcome tmp;
+
+    if (!out)
+        out = &tmp;
+    assert_int_equal(f->ops->on_reply(f->st, &f->a, &ctx, &r, out), 0);
+    if (out->step != want)
+        fail_msg("step %d, wanted %d (%s)", out->step, want, out->why);
+}
+
+void fx_close(struct fx *f)
+{
+    xf_conn_request_reset(&f->rq);
+    f->ops->destroy(f->st);
+    conf_free(&f->conf);
+    xf_free(f);
 }

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "connector.h"
 #include "xf/response.h"
 #include "xf/store.h"
 
@@ -53,8 +54,6 @@ int mock_deliveries_of(const struct fixture *fx, const char *id);
 /* The mock's "isolated" list as "a,b" ("" when none). */
 void mock_isolated(const struct fixture *fx, char *out, size_t len);
 
-/* Appends key: value to a connector's parameters. */
-void param(struct xf_connector_conf *cc, const char *k, const char *v);
 /* The id xf_action_make_id derives for kind on (incident, host) through conn, with salt. */
 void make_action_id(enum xf_action_kind kind, const char *inc, const char *host, const char *conn,
                     const char *salt, char *id);
@@ -68,5 +67,29 @@ void wait_state(struct fixture *fx, const char *id, enum xf_action_state want, s
 void sleep_ms(int ms);
 int64_t mono_ms(void);
 int64_t wall_ms(void);
+
+/* ---- a connector fed canned replies (test_conn_<vendor>.c) ----------------------------------- */
+
+struct fx {
+    struct xf_connector_conf conf;
+    const struct xf_connector_ops *ops;
+    void *st;
+    struct xf_action a;
+    struct xf_conn_request rq;
+};
+
+/* Appends key: value, or host -> device id, to c; conf_free releases all of c. */
+void conf_add(struct xf_connector_conf *c, const char *k, const char *v);
+void conf_dev(struct xf_connector_conf *c, const char *host, const char *id);
+void conf_free(struct xf_connector_conf *c);
+/* Destroys the connector state, the last request and the conf; frees f. */
+void fx_close(struct fx *f);
+/* Asks for the next request and checks it exactly; headers joined with '\n'. */
+void expect_req(struct fx *f, int64_t now, const char *method, const char *url, const char *headers,
+                const char *body);
+/* Feeds a reply (status 0: no answer; hdr: one header or NULL) and checks the step; the
+ * outcome into out unless NULL. */
+void reply(struct fx *f, int64_t now, long status, const char *hdr, const char *body,
+           enum xf_conn_step want, struct xf_conn_outcome *out);
 
 #endif

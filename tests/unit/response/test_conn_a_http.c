@@ -49,17 +49,17 @@ static void start(struct fixture *fx, const char *vendor)
     c.audit_log = xf_strdup(fx->audit);
     cc->name = xf_strdup("edr");
     cc->type = xf_strdup(vendor);
-    param(cc, "base_url", fx->base);
+    conf_add(cc, "base_url", fx->base);
     if (strcmp(vendor, "crowdstrike") == 0) {
-        param(cc, "client_id", "cs-client");
-        param(cc, "client_secret_env", "XF_TEST_CS_SECRET");
+        conf_add(cc, "client_id", "cs-client");
+        conf_add(cc, "client_secret_env", "XF_TEST_CS_SECRET");
     } else if (strcmp(vendor, "defender") == 0) {
-        param(cc, "login_url", fx->base);
-        param(cc, "tenant_id", "tenant-1");
-        param(cc, "client_id", "df-client");
-        param(cc, "client_secret_env", "XF_TEST_DF_SECRET");
+        conf_add(cc, "login_url", fx->base);
+        conf_add(cc, "tenant_id", "tenant-1");
+        conf_add(cc, "client_id", "df-client");
+        conf_add(cc, "client_secret_env", "XF_TEST_DF_SECRET");
     } else {
-        param(cc, "token_env", "XF_TEST_S1_TOKEN");
+        conf_add(cc, "token_env", "XF_TEST_S1_TOKEN");
     }
     c.n_connectors = 1;
     assert_int_equal(xf_response_create(&c, fx->st, &fx->r), 0);

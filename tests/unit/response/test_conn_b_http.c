@@ -147,8 +147,8 @@ static void visionone_conf(const struct fixture *fx, struct xf_response_conf *c)
 
     conf_init(c, 0);
     cc = conn_add(c, "v1", "visionone");
-    param(cc, "base_url", fx->base);
-    param(cc, "token_env", "XF_TEST_V1_TOKEN");
+    conf_add(cc, "base_url", fx->base);
+    conf_add(cc, "token_env", "XF_TEST_V1_TOKEN");
 }
 
 static void test_visionone_isolates_polls_the_task_and_releases(void **state)
@@ -208,11 +208,11 @@ static void cortex_conf(const struct fixture *fx, struct xf_response_conf *c, co
 
     conf_init(c, 0);
     cc = conn_add(c, "cx", "cortex");
-    param(cc, "base_url", fx->base);
-    param(cc, "key_env", "XF_TEST_CX_KEY");
-    param(cc, "key_id", "7");
+    conf_add(cc, "base_url", fx->base);
+    conf_add(cc, "key_env", "XF_TEST_CX_KEY");
+    conf_add(cc, "key_id", "7");
     if (auth_type)
-        param(cc, "auth_type", auth_type);
+        conf_add(cc, "auth_type", auth_type);
 }
 
 static void cortex_isolates(struct fixture *fx, const char *auth_type)
@@ -312,16 +312,16 @@ static void test_soar_notifies_each_shape_once_per_incident_version(void **state
     conf_init(&c, 1);
     snprintf(url, sizeof(url), "%s/hook", fx->base);
     cc = conn_add(&c, "generic", "soar");
-    param(cc, "url", url);
-    param(cc, "token_env", "XF_TEST_SOAR_TOKEN");
+    conf_add(cc, "url", url);
+    conf_add(cc, "token_env", "XF_TEST_SOAR_TOKEN");
     cc = conn_add(&c, "splunk", "soar");
-    param(cc, "shape", "splunk_soar");
-    param(cc, "base_url", fx->base);
-    param(cc, "token_env", "XF_TEST_SOAR_TOKEN");
+    conf_add(cc, "shape", "splunk_soar");
+    conf_add(cc, "base_url", fx->base);
+    conf_add(cc, "token_env", "XF_TEST_SOAR_TOKEN");
     cc = conn_add(&c, "hive", "soar");
-    param(cc, "shape", "thehive");
-    param(cc, "base_url", fx->base);
-    param(cc, "token_env", "XF_TEST_SOAR_TOKEN");
+    conf_add(cc, "shape", "thehive");
+    conf_add(cc, "base_url", fx->base);
+    conf_add(cc, "token_env", "XF_TEST_SOAR_TOKEN");
     service_start(fx, &c);
 
     incident(fx, "inc-s1", "ws-01", 90);

@@ -15,46 +15,10 @@
 #include <cmocka.h>
 
 #include "connector.h"
+#include "support.h"
 
 #define T0 1700000000
 #define BASE "http://cs.test"
-
-struct fx {
-    struct xf_connector_conf conf;
-    const struct xf_connector_ops *ops;
-    void *st;
-    struct xf_action a;
-    struct xf_conn_request rq;
-};
-
-static void conf_add(struct xf_connector_conf *c, const char *k, const char *v)
-{
-    c->params[c->n_params].key = xf_strdup(k);
-    c->params[c->n_params].value = xf_strdup(v);
-    c->n_params++;
-}
-
-static void conf_dev(struct xf_connector_conf *c, const char *host, const char *id)
-{
-    c->devices[c->n_devices].host = xf_strdup(host);
-    c->devices[c->n_devices].device_id = xf_strdup(id);
-    c->n_devices++;
-}
-
-static void conf_free(struct xf_connector_conf *c)
-{
-    for (size_t i = 0; i < c->n_params; i++) {
-        xf_free(c->params[i].key);
-        xf_free(c->params[i].value);
-    }
-    for (size_t i = 0; i < c->n_devices; i++) {
-        xf_free(c->devices[i].host);
-        xf_free(c->devices[i].device_id);
-    }
-    xf_free(c->name);
-    xf_free(c->type);
-    memset(c, 0, sizeof(*c));
-}
 
 static void base_conf(struct xf_connector_conf *c)
 {
@@ -85,52 +49,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-
-    xf_conn_request_reset(&f->rq);
-    f->ops->destroy(f->st);
-    conf_free(&f->conf);
-    xf_free(f);
+    fx_close(*state);
     return 0;
-}
-
-/* Asks for the next request and checks it exactly; headers joined with '\n'. */
-static void expect_req(struct fx *f, int64_t now, const char *method, const char *url,
-                       const char *headers, const char *body)
-{
-    struct xf_conn_ctx ctx = {.now_s = now};
-    char joined[4096] = "";
-    size_t n = 0;
-
-    xf_conn_request_reset(&f->rq);
-    assert_int_equal(f->ops->next(f->st, &f->a, &ctx, &f->rq), 0);
-    assert_string_equal(f->rq.method, method);
-    assert_string_equal(f->rq.url, url);
-    for (size_t i = 0; i < f->rq.n_headers; i++)
-        n += (size_t)snprintf(joined + n, sizeof(joined) - n, "%s%s", i ? "\n" : "",
-                              f->rq.headers[i]);
-    assert_string_equal(joined, headers);
-    assert_string_equal(f->rq.body.len ? f->rq.body.data : "", body);
-}
-
-static void reply(struct fx *f, int64_t now, long status, const char *hdr, const char *body,
-                  enum xf_conn_step want, struct xf_conn_outcome *out)
-{
-    struct xf_conn_ctx ctx = {.now_s = now};
-    const char *hdrs[1] = {hdr};
-    struct xf_conn_reply r = {.status = status,
-                              .body = body,
-                              .body_len = body ? strlen(body) : 0,
-                              .headers = hdrs,
-                              .n_headers = hdr ? 1 : 0,
-                              .error = status ? NULL : "connection refused"};
-    struct xf_conn_outcome tmp;
-
-    if (!out)
-        out = &tmp;
-    assert_int_equal(f->ops->on_reply(f->st, &f->a, &ctx, &r, out), 0);
-    if (out->step != want)
-        fail_msg("step %d, wanted %d (%s)", out->step, want, out->why);
 }
 
 #define H_JSON "Accept: application/json"
