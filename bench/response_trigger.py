@@ -12,10 +12,19 @@ replaying growing prefixes of one chain offline (`xdrflow replay --format json`)
 record that takes the incident to --min-severity: the trigger. For each chain it then sends the
 records before the trigger (kcat, keyed by host, linger 0), waits interval/2 so they are
 correlated and durable (the incident exists, below the threshold), stamps CLOCK_MONOTONIC and
-sends the trigger. webhook_receiver.py stamps each delivery's arrival with CLOCK_MONOTONIC
-too (the same clock on one machine), so latency = arrival of the chain host's isolate minus
-the trigger's send: Kafka, decode, correlation, the durable checkpoint, policy, the outbox's
-synced writes and the HTTP request, all included.
+sends the trigger.
+
+Each step goes through a kcat of its own whose stdin is closed right after the step's records:
+kcat 1.7 reads its input with fread() in 128-byte pieces, so on an open pipe a record's last
+bytes wait until 128 more bytes (the next step's records) or EOF arrive. One long-lived kcat
+made every trigger wait for the next chain (the ~1 s "floor" of the first measurements, which
+followed --interval). The kcat for a step is started one step ahead, so its connection and
+metadata are ready before the stamp.
+
+webhook_receiver.py stamps each delivery's arrival with CLOCK_MONOTONIC too (the same clock
+on one machine), so latency = arrival of the chain host's isolate minus the trigger's send:
+Kafka, decode, correlation, the durable checkpoint, policy, the outbox's synced writes and the
+HTTP request, all included.
 
 Event time: each chain is stamped near the background's current event time (xf-gen-workload's
 base + records consumed so far x its 7.2 ms step, read from the daemon's
@@ -180,23 +189,39 @@ def main():
     if len(chains) < a.count:
         raise SystemExit(f"response_trigger: only {len(chains)} chains in {a.template}")
     k = find_trigger(a.xdrflow, chains[0], SEVERITY[a.min_severity])
-    kcat = subprocess.Popen(["kcat", "-P", "-b", a.brokers, "-t", a.topic, "-K", "\t",
-                             "-X", "linger.ms=0"], stdin=subprocess.PIPE, text=True, bufsize=1)
-    sent = {}
+
+    def kcat():
+        return subprocess.Popen(["kcat", "-P", "-b", a.brokers, "-t", a.topic, "-K", "\t",
+                                 "-X", "linger.ms=0", "-X", "enable.sparse.connections=false"],
+                                stdin=subprocess.PIPE, text=True)
+
+    sent, running = {}, []
+    spare = kcat()
+    time.sleep(1.0)  # the first spare connects and learns the topic
+
+    def send(lines):
+        """Hands lines to the spare kcat and closes its stdin (EOF: nothing waits for more
+        input); a new spare starts connecting for the next step."""
+        nonlocal spare
+        spare.stdin.write("".join(lines))
+        spare.stdin.close()
+        running.append(spare)
+        spare = kcat()
+
     for chain in chains:
         host = host_of(chain)
         restamp(chain, int(BASE_MS + records_in(a.api) * STEP_MS) - 60000)
-        for rec in chain[:k]:
-            kcat.stdin.write(host + "\t" + json.dumps(rec) + "\n")
-        kcat.stdin.flush()
+        send([host + "\t" + json.dumps(rec) + "\n" for rec in chain[:k]])
         time.sleep(a.interval / 2)
         line = host + "\t" + json.dumps(chain[k]) + "\n"
         sent[host] = time.monotonic()
-        kcat.stdin.write(line)
-        kcat.stdin.flush()
+        send([line])
         time.sleep(a.interval / 2)
-    kcat.stdin.close()
-    kcat.wait(30)
+    spare.stdin.close()
+    running.append(spare)
+    for p in running:
+        if p.wait(30) != 0:
+            raise SystemExit(f"response_trigger: kcat exited with {p.returncode}")
 
     lat, early = {}, 0
     end = time.time() + a.wait

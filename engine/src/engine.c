@@ -16,7 +16,8 @@
  * Store commits run on a writer thread while the caller's thread correlates the next interval:
  * at most one commit is in flight, and the hooks (on_incident, before_commit, after_commit)
  * still run on the caller's thread in checkpoint order, after_commit only once the commit it
- * reports has finished.
+ * reports has finished. The writer wakes the caller's thread when a commit finishes, so
+ * after_commit (offsets, the response service's incidents) never waits for the next batch.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -112,6 +113,7 @@ struct xf_engine {
     struct queue free_q, work_q;
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
+    int wr_finished;     /* under done_mu: the writer finished a commit not collected yet */
     struct batch **done; /* slot = seq % pool */
     size_t pool;         /* batches in the pool */
     uint64_t next_seq;   /* source side: the next batch's number */
@@ -558,6 +560,14 @@ static void *writer_main(void *arg)
         e->wr_rc = rc;
         e->wr_done = 1;
         pthread_cond_broadcast(&e->wr_cv);
+        pthread_mutex_unlock(&e->wr_mu);
+        /* the caller's thread may be waiting for a batch that comes only with more input:
+         * without this wake-up, an idle stream published the commit a whole tick later */
+        pthread_mutex_lock(&e->done_mu);
+        e->wr_finished = 1;
+        pthread_cond_broadcast(&e->done_cv);
+        pthread_mutex_unlock(&e->done_mu);
+        pthread_mutex_lock(&e->wr_mu);
     }
     pthread_mutex_unlock(&e->wr_mu);
     return NULL;
@@ -792,17 +802,26 @@ static void writer_stop(struct xf_engine *e)
     e->wr_started = 0;
 }
 
-/* Waits for batch seq from the workers; NULL after tick_ms (>0) without it. */
-static struct batch *wait_done(struct xf_engine *e, uint64_t seq, int tick_ms)
+/*
+ * Waits for batch seq from the workers; NULL after tick_ms (>0) without it, or with *finished
+ * set as soon as the writer finished a commit (collect it now). The flag is cleared whenever
+ * this returns: with a batch, the caller collects a finished commit after consuming it.
+ */
+static struct batch *wait_done(struct xf_engine *e, uint64_t seq, int tick_ms, int *finished)
 {
     struct batch *b;
     struct timespec ts;
 
+    *finished = 0;
     if (tick_ms > 0)
         deadline_after(&ts, tick_ms);
     pthread_mutex_lock(&e->done_mu);
     while (!(b = e->done[seq % e->pool]) || b->seq != seq) {
         b = NULL;
+        if (e->wr_finished) {
+            *finished = 1;
+            break;
+        }
         if (tick_ms <= 0)
             pthread_cond_wait(&e->done_cv, &e->done_mu);
         else if (pthread_cond_timedwait(&e->done_cv, &e->done_mu, &ts) == ETIMEDOUT)
@@ -810,6 +829,7 @@ static struct batch *wait_done(struct xf_engine *e, uint64_t seq, int tick_ms)
     }
     if (b)
         e->done[seq % e->pool] = NULL;
+    e->wr_finished = 0;
     pthread_mutex_unlock(&e->done_mu);
     return b;
 }
@@ -854,6 +874,7 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
     e->next_seq = 0;
     e->consumed_seq = 0;
     e->uncommitted = 0;
+    e->wr_finished = 0;
     e->hooks = h;
     started = 1;
     writer_start(e);
@@ -875,7 +896,17 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
     }
 
     for (; source_started;) {
-        struct batch *b = wait_done(e, next, h->tick_ms);
+        int finished;
+        struct batch *b = wait_done(e, next, h->tick_ms, &finished);
+        if (!b && finished) {
+            /* a commit finished while no batch was ready: publish it now (after_commit), not
+             * at the next batch or tick; an idle tick's own work waits for its time */
+            if (!rc && !e->fatal && (rc = commit_collect(e, 0)) == 1)
+                rc = 0;
+            if (rc)
+                e->stop = 1;
+            continue;
+        }
         if (!b) {
             /* idle: keep latency low by committing what arrived, and let the daemon reload */
             if (!rc && !e->fatal && h->tick && (rc = h->tick(h->ud)))

@@ -123,7 +123,8 @@ def big_post(port, path, token, size):
     return status, data.split(b"\r\n\r\n", 1)[-1].decode(errors="replace")
 
 
-def response_yaml(receiver, mode="auto", protected=None, extra="", max_attempts=3):
+def response_yaml(receiver, mode="auto", protected=None, extra="", max_attempts=3,
+                  min_severity="high"):
     prot = ", ".join(f'"{p}"' for p in (protected or []))
     return ("api:\n"
             "  tokens:\n"
@@ -131,7 +132,7 @@ def response_yaml(receiver, mode="auto", protected=None, extra="", max_attempts=
             f"    - {{name: viewer, role: read, token_env: {T_READ}}}\n"
             "response:\n"
             f"  mode: {mode}\n"
-            "  min_severity: high\n"
+            f"  min_severity: {min_severity}\n"
             f"  protected_hosts: [{prot}]\n"
             "  notify_incidents: false\n"
             "  max_actions_per_min: 600\n"
@@ -173,14 +174,15 @@ class ResponseTest(unittest.TestCase):
 
     # ---- helpers ----
 
-    def start(self, mode="auto", protected=None, extra="", hang_seconds=30, max_attempts=3):
+    def start(self, mode="auto", protected=None, extra="", hang_seconds=30, max_attempts=3,
+              min_severity="high"):
         self.broker = DevBroker(partitions=3)
         self.procs.append(self.broker)
         self.rcv = Receiver(hang_seconds)
         self.procs.append(self.rcv)
         self.yaml = response_yaml(self.rcv, mode, protected,
                                   extra + f"  audit_log: {os.path.join(self.dir, 'audit.log')}\n",
-                                  max_attempts)
+                                  max_attempts, min_severity)
         return self.daemon()
 
     def daemon(self):
@@ -253,6 +255,39 @@ class ResponseTest(unittest.TestCase):
             self.assertRegex(p.stdout, rf"act-[0-9a-f]{{16}} +confirmed +isolate +{h}")
         isolated = [e for e in self.audit() if e.get("event", {}).get("action") == "isolate"]
         self.assertTrue(isolated, "the audit log records the isolations")
+
+    def test_the_record_that_makes_an_incident_critical_isolates_with_no_record_after_it(self):
+        # The scenario's first incident is high from record 906 on; record 994 makes it
+        # critical. Everything before it goes first and becomes durable (the incident is
+        # listed), then record 994 alone, and nothing after it: the isolation must not wait
+        # for later records (a partial batch, a checkpoint or a finished commit published only
+        # when more input arrives). 10 s is a generous bound for what takes milliseconds.
+        self.start("auto", min_severity="critical")
+        with open(xftest.SCENARIO, encoding="utf-8") as f:
+            lines = f.readlines()
+        before, trigger = (os.path.join(self.dir, n) for n in ("before.jsonl", "trigger.jsonl"))
+        with open(before, "w", encoding="utf-8") as f:
+            f.writelines(lines[:993])
+        with open(trigger, "w", encoding="utf-8") as f:
+            f.write(lines[993])
+        xftest.run("produce", "--brokers", self.broker.addr, "--topic", "xdr.endpoint", before)
+
+        def severities():
+            status, body, _ = api(self.d.port, "GET", "/api/v1/incidents", self.read)
+            self.assertEqual(status, 200, body)
+            return sorted(i["severity"] for i in body["incidents"])
+        wait_for(lambda: severities() == ["high", "high"], 60, "two high incidents stored")
+        time.sleep(0.5)
+        self.assertEqual(self.isolates(), [])
+        self.assertEqual(self.rcv.new("isolate"), [])
+        xftest.run("produce", "--brokers", self.broker.addr, "--topic", "xdr.endpoint", trigger)
+        wait_for(lambda: len(self.rcv.new("isolate")) == 1, 10,
+                 "the isolation of the incident made critical by the last record sent")
+        host = self.rcv.new("isolate")[0]["body"]["host"]
+        self.wait_confirmed([host], timeout=10)
+        self.assertEqual([a["host"] for a in self.isolates()], [host])
+        self.assertEqual(severities(), ["critical", "high"])
+        self.assertEqual(self.d.metric_sum("xdrflow_records_in_total"), 994)
 
     def test_protected_host_is_never_isolated_even_at_critical(self):
         self.start("auto", protected=["FS-*"])  # case-insensitive glob over fs-01
