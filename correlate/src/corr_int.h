@@ -285,6 +285,30 @@ struct jlist {
     uint32_t n, cap;
     uint32_t spec;
     struct jentry *e;
+    xf_time_t qt; /* no entry is older: the list is queued for the sweep at qt + window */
+};
+
+/* ---- time buckets for the eviction sweep (correlator.c) ----------------------------------- */
+
+/* An item queued under a time: a node index, a windowed-join list index or a dedup id (a), and
+ * what the sweep needs to know whether it is still current (t). */
+struct witem {
+    uint64_t a;
+    int64_t t;
+};
+
+struct wbucket {
+    int64_t k; /* covers [k * WHEEL_MS, (k + 1) * WHEEL_MS) */
+    struct witem *it;
+    uint32_t n, cap;
+};
+
+/* Buckets sorted by k. The sweep takes the buckets that fell behind its limit, so it visits
+ * what may be due instead of everything live. */
+struct wheel {
+    struct wbucket *b;
+    uint32_t n, cap;
+    uint32_t hint; /* the bucket last pushed to: event time mostly moves forward */
 };
 
 struct iphost {
@@ -319,6 +343,15 @@ struct xf_correlator {
     size_t n_pending, cap_pending;
 
     struct hmap seen; /* event idhash -> event time */
+
+    /* The eviction sweep's queues (see corr_evict): every live node is in node_wheel once,
+     * under a time not later than its t_touch (moved lazily when its bucket is swept); every
+     * live join list under qt + its window; every dedup id under its event time. */
+    struct wheel node_wheel, jl_wheel, seen_wheel;
+    struct witem *wtmp; /* scratch of the sweep */
+    uint32_t n_wtmp, cap_wtmp;
+    uint32_t *cand;
+    uint32_t n_cand, cap_cand;
 
     uint32_t *seeds; /* nodes that got a detection (may hold stale entries; see compute) */
     uint32_t n_seeds, cap_seeds;
@@ -355,7 +388,7 @@ struct xf_correlator {
 
 /* Graph operations used by incident.c. */
 int corr_is_hub(const struct xf_correlator *c, const struct node *n);
-void corr_evict(struct xf_correlator *c);
+int corr_evict(struct xf_correlator *c);
 /* Recomputes incidents if the graph changed, closes idle ones, evicts: state transitions
  * that must happen at input-determined points (see xf_correlator_add). */
 int corr_maintain(struct xf_correlator *c);

@@ -24,6 +24,9 @@
 #define JLIST_MAX 64
 #define SWEEP_EVERY_MS (60 * 1000LL)
 #define SWEEP_EVERY_EVENTS 262144u
+/* Width of a sweep bucket: a sweep (every minute of watermark) takes the buckets wholly or
+ * partly behind its limit, so a narrower bucket means fewer items looked at twice. */
+#define WHEEL_MS 8192
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -77,6 +80,115 @@ static int set_str(char **dst, const char *s)
     xf_free(*dst);
     *dst = n;
     return 0;
+}
+
+/* ---- time buckets for the eviction sweep --------------------------------------------------- */
+
+static int64_t wheel_key(xf_time_t t)
+{
+    int64_t k = t / WHEEL_MS;
+
+    return t % WHEEL_MS < 0 ? k - 1 : k; /* floor, for times before 1970 too */
+}
+
+/* Queues (a, t) in the bucket of time `when`. */
+static int wheel_push(struct wheel *w, xf_time_t when, uint64_t a, int64_t t)
+{
+    int64_t k = wheel_key(when);
+    uint32_t i = w->hint;
+    int rc;
+
+    if (i >= w->n || w->b[i].k != k) {
+        uint32_t lo = 0, hi = w->n;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (w->b[mid].k < k)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        i = lo;
+        if (i == w->n || w->b[i].k != k) {
+            rc = grow((void **)&w->b, &w->cap, (size_t)w->n + 1, sizeof(*w->b));
+            if (rc)
+                return rc;
+            memmove(&w->b[i + 1], &w->b[i], (w->n - i) * sizeof(*w->b));
+            memset(&w->b[i], 0, sizeof(w->b[i]));
+            w->b[i].k = k;
+            w->n++;
+        }
+        w->hint = i;
+    }
+    struct wbucket *b = &w->b[i];
+    rc = grow((void **)&b->it, &b->cap, (size_t)b->n + 1, sizeof(*b->it));
+    if (rc)
+        return rc;
+    b->it[b->n].a = a;
+    b->it[b->n].t = t;
+    b->n++;
+    return 0;
+}
+
+/* Moves every item of the buckets that start before lim into c->wtmp and drops those
+ * buckets. The caller queues again what is not due yet. */
+static int wheel_take(struct xf_correlator *c, struct wheel *w, xf_time_t lim)
+{
+    uint32_t nb = 0;
+    size_t need = 0;
+    int rc;
+
+    c->n_wtmp = 0;
+    if (lim == INT64_MIN)
+        return 0;
+    int64_t last = wheel_key(lim - 1);
+    while (nb < w->n && w->b[nb].k <= last)
+        need += w->b[nb++].n;
+    if (need > UINT32_MAX)
+        return XF_ENOMEM;
+    if ((rc = grow((void **)&c->wtmp, &c->cap_wtmp, need, sizeof(*c->wtmp))))
+        return rc;
+    for (uint32_t i = 0; i < nb; i++) {
+        if (w->b[i].n)
+            memcpy(&c->wtmp[c->n_wtmp], w->b[i].it, w->b[i].n * sizeof(*c->wtmp));
+        c->n_wtmp += w->b[i].n;
+        xf_free(w->b[i].it);
+    }
+    if (nb) {
+        memmove(w->b, w->b + nb, (w->n - nb) * sizeof(*w->b));
+        w->n -= nb;
+    }
+    w->hint = 0;
+    return 0;
+}
+
+static void wheel_close(struct wheel *w)
+{
+    for (uint32_t i = 0; i < w->n; i++)
+        xf_free(w->b[i].it);
+    xf_free(w->b);
+    memset(w, 0, sizeof(*w));
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts c->cand and drops repeats: the sweep visits what it found in index order, as a walk
+ * over every slot would, so slots are freed (and later reused) in the same order. */
+static void cand_sort(struct xf_correlator *c)
+{
+    uint32_t n = 0;
+
+    if (c->n_cand < 2)
+        return;
+    qsort(c->cand, c->n_cand, sizeof(*c->cand), cmp_u32);
+    for (uint32_t i = 0; i < c->n_cand; i++)
+        if (n == 0 || c->cand[i] != c->cand[n - 1])
+            c->cand[n++] = c->cand[i];
+    c->n_cand = n;
 }
 
 int corr_is_hub(const struct xf_correlator *c, const struct node *n)
@@ -267,8 +379,8 @@ static uint32_t node_find(struct xf_correlator *c, const char *key, uint64_t h)
     return CORR_NONE;
 }
 
-/* Finds or creates the node for c->kb. */
-static int node_get(struct xf_correlator *c, enum kind_id kind, uint32_t *out)
+/* Finds or creates the node for c->kb, named at time t. */
+static int node_get(struct xf_correlator *c, enum kind_id kind, xf_time_t t, uint32_t *out)
 {
     const char *key = c->kb.data;
     uint64_t h = xf_hash64(key, c->kb.len);
@@ -299,6 +411,12 @@ static int node_get(struct xf_correlator *c, enum kind_id kind, uint32_t *out)
     n->inc = CORR_NONE;
     n->mod = n->jmod = c->gen;
     if (hmap_put(&c->node_idx, h, i)) {
+        xf_free(n->key);
+        goto nomem;
+    }
+    /* touch() sets t_touch to t right after this, and t_touch only grows */
+    if (wheel_push(&c->node_wheel, t, i, 0)) {
+        hmap_del(&c->node_idx, h, i);
         xf_free(n->key);
         goto nomem;
     }
@@ -384,7 +502,7 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
     int rc = build_key(c, ep->kind, hostkey, value);
 
     if (!rc)
-        rc = node_get(c, ep->kind, &i);
+        rc = node_get(c, ep->kind, ev->time, &i);
     if (rc)
         return rc;
     struct node *n = &c->nodes[i];
@@ -896,11 +1014,12 @@ static struct jlist *jl_find(struct xf_correlator *c, uint64_t h, uint32_t *idx)
 static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time_t t, uint32_t node,
                      const char *event_id)
 {
-    struct jlist *l = jl_find(c, h, NULL);
+    int64_t win = c->specs.windowed[spec].window_ms;
+    uint32_t i;
+    struct jlist *l = jl_find(c, h, &i);
     int rc;
 
     if (!l) {
-        uint32_t i;
         if (c->n_free_jl) {
             i = c->free_jl[--c->n_free_jl];
         } else {
@@ -913,7 +1032,13 @@ static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time
         memset(l, 0, sizeof(*l));
         l->h = hmap_fix(h);
         l->spec = spec;
+        l->qt = t;
         rc = hmap_put(&c->jidx, h, i);
+        if (!rc) {
+            rc = wheel_push(&c->jl_wheel, t + win, i, t);
+            if (rc)
+                hmap_del(&c->jidx, h, i);
+        }
         if (rc) {
             l->h = 0;
             push_u32(&c->free_jl, &c->n_free_jl, &c->cap_free_jl, i);
@@ -948,6 +1073,12 @@ static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time
     slot->time = t;
     slot->node = node;
     snprintf(slot->event_id, sizeof(slot->event_id), "%s", event_id);
+    if (t < l->qt) {
+        /* an entry older than the list's queue time: queue it earlier too (the later item
+         * goes stale; the sweep tells by qt) */
+        l->qt = t;
+        return wheel_push(&c->jl_wheel, t + win, i, t);
+    }
     return 0;
 }
 
@@ -1196,6 +1327,11 @@ void xf_correlator_destroy(struct xf_correlator *c)
     xf_free(c->retry);
     xf_free(c->jl);
     xf_free(c->free_jl);
+    wheel_close(&c->node_wheel);
+    wheel_close(&c->jl_wheel);
+    wheel_close(&c->seen_wheel);
+    xf_free(c->wtmp);
+    xf_free(c->cand);
     xf_free(c->nodes);
     xf_free(c->free_nodes);
     xf_free(c->seeds);
@@ -1246,6 +1382,11 @@ static int add(struct xf_correlator *c, const struct xf_event *ev, const struct 
     rc = hmap_put(&c->seen, ev->idhash, (uint64_t)ev->time);
     if (rc)
         return rc;
+    rc = wheel_push(&c->seen_wheel, ev->time, ev->idhash, ev->time);
+    if (rc) {
+        hmap_del(&c->seen, ev->idhash, (uint64_t)ev->time);
+        return rc;
+    }
     c->st.events++;
     if (ev->time > c->max_time) {
         c->max_time = ev->time;
@@ -1352,20 +1493,46 @@ static void evict_node(struct xf_correlator *c, uint32_t i)
 }
 
 /* Runs from corr_maintain after incidents were recomputed (so membership marks are current),
- * once per SWEEP_EVERY_MS of watermark progress. Drops windowed-join
- * entries older than their window behind the watermark, then background nodes (no detection,
- * in no incident) untouched for the retention, then the dedup ids of that age. */
-void corr_evict(struct xf_correlator *c)
+ * once per SWEEP_EVERY_MS of watermark progress. Drops windowed-join entries older than their
+ * window behind the watermark, then background nodes (no detection, in no incident)
+ * untouched for the retention, then the dedup ids of that age.
+ *
+ * It makes exactly the changes a walk over every list, node and dedup slot would, in the same
+ * order, but looks only at what the time buckets say may be due: a node is queued under a
+ * time no later than its t_touch, so every node untouched since before the limit is in a
+ * bucket the sweep takes; one touched since is queued again under its t_touch then (a touch
+ * costs nothing here). What was found is visited in index order. Nodes that are due but kept
+ * (detections, incident members, hubs still named by live edges) go back under their old
+ * time and are looked at again by the next sweep, as the full walk did. */
+int corr_evict(struct xf_correlator *c)
 {
     xf_time_t wm = c->st.watermark;
+    int rc;
 
     if (wm == INT64_MIN)
-        return;
-    for (uint32_t i = 0; i < c->n_jl; i++) {
+        return 0;
+    if ((rc = wheel_take(c, &c->jl_wheel, wm)))
+        return rc;
+    c->n_cand = 0;
+    for (uint32_t k = 0; k < c->n_wtmp && rc == 0; k++) {
+        const struct witem *it = &c->wtmp[k];
+        const struct jlist *l = &c->jl[it->a];
+        if (!l->h || l->qt != it->t)
+            continue; /* freed, or queued again under an older entry */
+        int64_t win = c->specs.windowed[l->spec].window_ms;
+        if (it->t < wm - win)
+            rc = push_u32(&c->cand, &c->n_cand, &c->cap_cand, (uint32_t)it->a);
+        else
+            rc = wheel_push(&c->jl_wheel, it->t + win, it->a, it->t);
+    }
+    if (rc)
+        return rc;
+    cand_sort(c);
+    for (uint32_t ci = 0; ci < c->n_cand && rc == 0; ci++) {
+        uint32_t i = c->cand[ci];
         struct jlist *l = &c->jl[i];
-        if (!l->h)
-            continue;
-        xf_time_t lim = wm - c->specs.windowed[l->spec].window_ms;
+        int64_t win = c->specs.windowed[l->spec].window_ms;
+        xf_time_t lim = wm - win;
         uint32_t k = 0;
         while (k < l->n) {
             if (l->e[k].time < lim) {
@@ -1380,9 +1547,18 @@ void corr_evict(struct xf_correlator *c)
             hmap_del(&c->jidx, l->h, i);
             xf_free(l->e);
             memset(l, 0, sizeof(*l));
-            push_u32(&c->free_jl, &c->n_free_jl, &c->cap_free_jl, i);
+            rc = push_u32(&c->free_jl, &c->n_free_jl, &c->cap_free_jl, i);
+        } else {
+            xf_time_t m = l->e[0].time;
+            for (k = 1; k < l->n; k++)
+                if (l->e[k].time < m)
+                    m = l->e[k].time;
+            l->qt = m;
+            rc = wheel_push(&c->jl_wheel, m + win, i, m);
         }
     }
+    if (rc)
+        return rc;
     for (size_t i = 0; i < c->n_retry;) {
         if (c->retry[i].time < wm - c->specs.max_window_ms)
             retry_drop(c, i);
@@ -1390,24 +1566,51 @@ void corr_evict(struct xf_correlator *c)
             i++;
     }
     xf_time_t lim = wm - c->retention_ms;
+    if ((rc = wheel_take(c, &c->node_wheel, lim)))
+        return rc;
+    c->n_cand = 0;
+    for (uint32_t k = 0; k < c->n_wtmp && rc == 0; k++) {
+        uint32_t i = (uint32_t)c->wtmp[k].a;
+        const struct node *n = &c->nodes[i];
+        if (!n->key)
+            continue;
+        if (n->t_touch >= lim)
+            rc = wheel_push(&c->node_wheel, n->t_touch, i, 0);
+        else
+            rc = push_u32(&c->cand, &c->n_cand, &c->cap_cand, i);
+    }
+    if (rc)
+        return rc;
+    cand_sort(c);
     /* Non-hubs first: removing their edges is what frees the hubs they point at. */
     for (int pass = 0; pass < 2; pass++) {
-        for (uint32_t i = 0; i < c->n_nodes; i++) {
+        for (uint32_t ci = 0; ci < c->n_cand; ci++) {
+            uint32_t i = c->cand[ci];
             struct node *n = &c->nodes[i];
-            if (!n->key || n->n_dets || n->inc != CORR_NONE || n->t_touch >= lim)
+            if (!n->key || n->n_dets || n->inc != CORR_NONE)
                 continue;
             if (pass == 0 && corr_is_hub(c, n))
                 continue;
             evict_node(c, i);
         }
     }
+    for (uint32_t ci = 0; ci < c->n_cand && rc == 0; ci++) {
+        uint32_t i = c->cand[ci];
+        if (c->nodes[i].key)
+            rc = wheel_push(&c->node_wheel, c->nodes[i].t_touch, i, 0);
+    }
+    if (rc)
+        return rc;
     /* The dedup set keeps ids for the lateness plus retention: a re-read older than that
      * rebuilds the evicted nodes anyway. */
-    struct hmap *s = &c->seen;
-    for (size_t p = 0; p < s->cap; p++) {
-        if (s->s[p].h >= 2 && (xf_time_t)s->s[p].v < lim) {
-            s->s[p].h = 1;
-            s->n--;
-        }
+    if ((rc = wheel_take(c, &c->seen_wheel, lim)))
+        return rc;
+    for (uint32_t k = 0; k < c->n_wtmp && rc == 0; k++) {
+        const struct witem *it = &c->wtmp[k];
+        if (it->t < lim)
+            hmap_del(&c->seen, it->a, (uint64_t)it->t);
+        else
+            rc = wheel_push(&c->seen_wheel, it->t, it->a, it->t);
     }
+    return rc;
 }

@@ -1164,8 +1164,7 @@ int corr_maintain(struct xf_correlator *c)
     if ((rc = refresh(c)) || (rc = close_idle(c)))
         return rc;
     c->st.incidents = c->inc->n_cur + c->inc->n_closed;
-    corr_evict(c);
-    return 0;
+    return corr_evict(c);
 }
 
 static int cmp_reported(const void *a, const void *b)

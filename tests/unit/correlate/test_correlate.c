@@ -396,6 +396,143 @@ static void test_old_background_nodes_are_evicted(void **state)
     xf_correlator_destroy(c);
 }
 
+/* ---- the eviction sweep's bookkeeping --------------------------------------------------------
+ * With the bundled specs the retention is 2 h (longest window 1 h + 1 h) and the default
+ * lateness 10 min. A sweep runs inside add when the watermark has moved 60 s since the last
+ * one (and at the first event). Ticks are events every 10 s that name no entity, so the tick
+ * at T0 + 10 s * k takes the watermark to T0 - 600 s + 10 s * k and sweeps when k % 6 == 0.
+ * A node last named at t goes at the first sweep whose watermark - 2 h is past t. */
+
+struct clock {
+    struct xf_correlator *c;
+    struct xf_event ev;
+};
+
+static void tick(struct clock *k, int i)
+{
+    char id[32];
+
+    xf_event_reset(&k->ev);
+    k->ev.category = XF_CAT_PROCESS;
+    k->ev.time = T0 + (int64_t)i * 10 * SEC;
+    snprintf(id, sizeof(id), "tick-%d", i);
+    xf_event_set_id(&k->ev, id);
+    xf_event_set(&k->ev, XF_F_HOST, "clock", (size_t)-1);
+    assert_int_equal(xf_correlator_add(k->c, &k->ev), 0);
+}
+
+static uint64_t live_nodes(struct xf_correlator *c)
+{
+    struct xf_correlate_stats st;
+
+    xf_correlator_get_stats(c, &st);
+    return st.nodes;
+}
+
+/* Ticks from..to and returns the first tick after which the correlator holds `want` nodes. */
+static int ticks_until_nodes(struct clock *k, int from, int to, uint64_t want)
+{
+    for (int i = from; i <= to; i++) {
+        tick(k, i);
+        if (live_nodes(k->c) == want)
+            return i;
+    }
+    return -1;
+}
+
+static void test_untouched_node_is_evicted_at_the_sweep_past_its_retention(void **state)
+{
+    struct evs l = {0};
+    struct clock k = {.c = mkcorr(0)};
+    struct xf_correlate_stats st;
+    (void)state;
+
+    xf_event_init(&k.ev);
+    mk(&l, XF_CAT_PROCESS, "a1", T0, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}", END);
+    assert_int_equal(xf_correlator_add(k.c, &l.e[0]), 0);
+    assert_int_equal(live_nodes(k.c), 1);
+    /* watermark - 2 h > T0 first at the sweep of watermark T0 - 600 s + 131 * 60 s: tick 786 */
+    assert_int_equal(ticks_until_nodes(&k, 1, 785, 0), -1);
+    assert_int_equal(live_nodes(k.c), 1);
+    /* its id is still known one tick before, so the same event is a duplicate */
+    assert_int_equal(xf_correlator_add(k.c, &l.e[0]), 1);
+    tick(&k, 786);
+    xf_correlator_get_stats(k.c, &st);
+    assert_int_equal(st.nodes, 0);
+    assert_int_equal(st.evicted, 1);
+    /* the dedup id went with it: the same event builds the node again */
+    assert_int_equal(xf_correlator_add(k.c, &l.e[0]), 0);
+    assert_int_equal(live_nodes(k.c), 1);
+    xf_event_close(&k.ev);
+    xf_correlator_destroy(k.c);
+    evs_free(&l);
+}
+
+static void test_node_touched_after_its_bucket_was_swept_survives(void **state)
+{
+    struct evs l = {0};
+    struct clock k = {.c = mkcorr(0)};
+    (void)state;
+
+    xf_event_init(&k.ev);
+    mk(&l, XF_CAT_PROCESS, "a1", T0, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}", END);
+    mk(&l, XF_CAT_PROCESS, "a2", T0 + 1800 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}",
+       END);
+    mk(&l, XF_CAT_PROCESS, "a3", T0 + 9000 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}",
+       END);
+    assert_int_equal(xf_correlator_add(k.c, &l.e[0]), 0);
+    assert_int_equal(ticks_until_nodes(&k, 1, 179, 0), -1);
+    assert_int_equal(xf_correlator_add(k.c, &l.e[1]), 0); /* named again at T0 + 30 min */
+    /* tick 786 sweeps the time A was first queued under; named since, it stays */
+    assert_int_equal(ticks_until_nodes(&k, 180, 899, 0), -1);
+    /* named again at T0 + 2.5 h, after that sweep moved it; the sweep at tick 966 (which
+     * would have evicted it as last named at T0 + 30 min) keeps it too */
+    assert_int_equal(xf_correlator_add(k.c, &l.e[2]), 0);
+    assert_int_equal(live_nodes(k.c), 1);
+    /* watermark - 2 h > T0 + 9000 s first at the sweep of tick 1686 */
+    assert_int_equal(ticks_until_nodes(&k, 900, 2000, 0), 1686);
+    xf_event_close(&k.ev);
+    xf_correlator_destroy(k.c);
+    evs_free(&l);
+}
+
+static void test_join_entries_are_dropped_at_the_sweep_past_their_window(void **state)
+{
+    struct evs l = {0};
+    struct clock k = {.c = mkcorr(0)};
+    struct xf_correlate_stats st;
+    int gone_old = -1, gone_new = -1;
+    (void)state;
+
+    xf_event_init(&k.ev);
+    /* two Office starts with the same wmi_break key (host, user), the later one first: the
+     * list is queued under the first entry, then earlier under the older one */
+    proc(&l, "w1", T0 + 300 * SEC, "ws1", "{W1}", "{E}", "C:\\Office\\WINWORD.EXE",
+         "C:\\Windows\\explorer.exe", "winword", "CORP\\bob");
+    proc(&l, "w2", T0, "ws1", "{W2}", "{E}", "C:\\Office\\WINWORD.EXE",
+         "C:\\Windows\\explorer.exe", "winword", "CORP\\bob");
+    assert_int_equal(xf_correlator_add(k.c, &l.e[0]), 0);
+    assert_int_equal(xf_correlator_add(k.c, &l.e[1]), 0);
+    xf_correlator_get_stats(k.c, &st);
+    assert_int_equal(st.pending, 2);
+    for (int i = 31; i <= 200 && gone_new < 0; i++) {
+        tick(&k, i);
+        xf_correlator_get_stats(k.c, &st);
+        if (st.pending == 1 && gone_old < 0)
+            gone_old = i;
+        if (st.pending == 0)
+            gone_new = i;
+    }
+    /* an entry at t goes at the first sweep with watermark - 60 s > t: ticks from 31 on take
+     * the watermark to T0 - 600 s + 10 s * k, sweeping at k % 6 == 0 (the adds above swept
+     * at T0 - 300 s; 36 is the next). T0: k = 72; T0 + 300 s: k = 102. */
+    assert_int_equal(gone_old, 72);
+    assert_int_equal(gone_new, 102);
+    xf_event_close(&k.ev);
+    xf_correlator_destroy(k.c);
+    evs_free(&l);
+}
+
 static const char golden[] =
     "{\"id\":\"inc-@ID@\",\"tenant\":\"default\",\"severity\":\"high\",\"score\":70,"
     "\"first_seen\":\"2026-11-21T09:00:00Z\",\"last_seen\":\"2026-11-21T09:00:02Z\","
@@ -622,6 +759,9 @@ int main(void)
         cmocka_unit_test(test_mail_attachment_links_by_name_when_no_hash),
         cmocka_unit_test(test_lateral_movement_makes_one_incident_across_hosts),
         cmocka_unit_test(test_old_background_nodes_are_evicted),
+        cmocka_unit_test(test_untouched_node_is_evicted_at_the_sweep_past_its_retention),
+        cmocka_unit_test(test_node_touched_after_its_bucket_was_swept_survives),
+        cmocka_unit_test(test_join_entries_are_dropped_at_the_sweep_past_their_window),
         cmocka_unit_test(test_incident_json_has_documented_keys_and_content),
         cmocka_unit_test(test_render_text_explains_each_link),
         cmocka_unit_test(test_mailed_url_links_to_the_recipient_process_that_resolves_it),
