@@ -476,10 +476,8 @@ static void test_node_touched_after_its_bucket_was_swept_survives(void **state)
 
     xf_event_init(&k.ev);
     mk(&l, XF_CAT_PROCESS, "a1", T0, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}", END);
-    mk(&l, XF_CAT_PROCESS, "a2", T0 + 1800 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}",
-       END);
-    mk(&l, XF_CAT_PROCESS, "a3", T0 + 9000 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}",
-       END);
+    mk(&l, XF_CAT_PROCESS, "a2", T0 + 1800 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}", END);
+    mk(&l, XF_CAT_PROCESS, "a3", T0 + 9000 * SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}", END);
     assert_int_equal(xf_correlator_add(k.c, &l.e[0]), 0);
     assert_int_equal(ticks_until_nodes(&k, 1, 179, 0), -1);
     assert_int_equal(xf_correlator_add(k.c, &l.e[1]), 0); /* named again at T0 + 30 min */
@@ -509,8 +507,8 @@ static void test_join_entries_are_dropped_at_the_sweep_past_their_window(void **
      * list is queued under the first entry, then earlier under the older one */
     proc(&l, "w1", T0 + 300 * SEC, "ws1", "{W1}", "{E}", "C:\\Office\\WINWORD.EXE",
          "C:\\Windows\\explorer.exe", "winword", "CORP\\bob");
-    proc(&l, "w2", T0, "ws1", "{W2}", "{E}", "C:\\Office\\WINWORD.EXE",
-         "C:\\Windows\\explorer.exe", "winword", "CORP\\bob");
+    proc(&l, "w2", T0, "ws1", "{W2}", "{E}", "C:\\Office\\WINWORD.EXE", "C:\\Windows\\explorer.exe",
+         "winword", "CORP\\bob");
     assert_int_equal(xf_correlator_add(k.c, &l.e[0]), 0);
     assert_int_equal(xf_correlator_add(k.c, &l.e[1]), 0);
     xf_correlator_get_stats(k.c, &st);
