@@ -250,6 +250,13 @@ int64_t wall_ms(void)
 
 /* ---- a connector fed canned replies --------------------------------------------------------- */
 
+void fx_conf(struct xf_connector_conf *c, const char *name, const char *type)
+{
+    memset(c, 0, sizeof(*c));
+    c->name = xf_strdup(name);
+    c->type = xf_strdup(type);
+}
+
 void conf_add(struct xf_connector_conf *c, const char *k, const char *v)
 {
     c->params[c->n_params].key = xf_strdup(k);
@@ -279,16 +286,68 @@ void conf_free(struct xf_connector_conf *c)
     memset(c, 0, sizeof(*c));
 }
 
-/* Asks for the next request and checks it exactly; headers joined with '\n'. */
+struct fx *fx_open(const char *name, const char *type)
+{
+    struct fx *f = xf_calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    fx_conf(&f->conf, name, type);
+    return f;
+}
+
+void fx_create(struct fx *f)
+{
+    char why[256] = "";
+
+    f->ops = xf_connector_find(f->conf.type);
+    assert_non_null(f->ops);
+    if (f->ops->create(&f->conf, &f->st, why, sizeof(why)) != 0)
+        fail_msg("create refused: %s", why);
+}
+
+void fx_close(struct fx *f)
+{
+    xf_conn_request_reset(&f->rq);
+    if (f->ops)
+        f->ops->destroy(f->st);
+    conf_free(&f->conf);
+    xf_free(f);
+}
+
+int fx_teardown(void **state)
+{
+    fx_close(*state);
+    return 0;
+}
+
+void fx_next(struct fx *f)
+{
+    xf_conn_request_reset(&f->rq);
+    assert_int_equal(f->ops->next(f->st, &f->a, &f->ctx, &f->rq), 0);
+}
+
+enum xf_conn_step fx_reply(struct fx *f, long status, const char *hdr, const char *body)
+{
+    const char *hdrs[1] = {hdr};
+    struct xf_conn_reply r = {.status = status,
+                              .body = body,
+                              .body_len = body ? strlen(body) : 0,
+                              .headers = hdrs,
+                              .n_headers = hdr ? 1 : 0,
+                              .error = status ? NULL : "connection refused"};
+
+    assert_int_equal(f->ops->on_reply(f->st, &f->a, &f->ctx, &r, &f->oc), 0);
+    return f->oc.step;
+}
+
 void expect_req(struct fx *f, int64_t now, const char *method, const char *url, const char *headers,
                 const char *body)
 {
-    struct xf_conn_ctx ctx = {.now_s = now};
     char joined[4096] = "";
     size_t n = 0;
 
-    xf_conn_request_reset(&f->rq);
-    assert_int_equal(f->ops->next(f->st, &f->a, &ctx, &f->rq), 0);
+    f->ctx.now_s = now;
+    fx_next(f);
     assert_string_equal(f->rq.method, method);
     assert_string_equal(f->rq.url, url);
     for (size_t i = 0; i < f->rq.n_headers; i++)
@@ -301,27 +360,9 @@ void expect_req(struct fx *f, int64_t now, const char *method, const char *url, 
 void reply(struct fx *f, int64_t now, long status, const char *hdr, const char *body,
            enum xf_conn_step want, struct xf_conn_outcome *out)
 {
-    struct xf_conn_ctx ctx = {.now_s = now};
-    const char *hdrs[1] = {hdr};
-    struct xf_conn_reply r = {.status = status,
-                              .body = body,
-                              .body_len = body ? strlen(body) : 0,
-                              .headers = hdrs,
-                              .n_headers = hdr ? 1 : 0,
-                              .error = status ? NULL : "connection refused"};
-    struct xf_conn_outcome tmp;
-
-    if (!out)
-        out = &tmp;
-    assert_int_equal(f->ops->on_reply(f->st, &f->a, &ctx, &r, out), 0);
-    if (out->step != want)
-        fail_msg("step %d, wanted %d (%s)", out->step, want, out->why);
-}
-
-void fx_close(struct fx *f)
-{
-    xf_conn_request_reset(&f->rq);
-    f->ops->destroy(f->st);
-    conf_free(&f->conf);
-    xf_free(f);
+    f->ctx.now_s = now;
+    if (fx_reply(f, status, hdr, body) != want)
+        fail_msg("step %d, wanted %d (%s)", f->oc.step, want, f->oc.why);
+    if (out)
+        *out = f->oc;
 }

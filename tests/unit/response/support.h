@@ -75,20 +75,33 @@ struct fx {
     const struct xf_connector_ops *ops;
     void *st;
     struct xf_action a;
+    struct xf_conn_ctx ctx; /* what next and on_reply see; expect_req and reply set its now_s */
     struct xf_conn_request rq;
+    struct xf_conn_outcome oc; /* the last reply's outcome */
 };
 
-/* Appends key: value, or host -> device id, to c; conf_free releases all of c. */
+/* Empties c and names it (name, type); conf_add, conf_dev append; conf_free releases all of c. */
+void fx_conf(struct xf_connector_conf *c, const char *name, const char *type);
 void conf_add(struct xf_connector_conf *c, const char *k, const char *v);
 void conf_dev(struct xf_connector_conf *c, const char *host, const char *id);
 void conf_free(struct xf_connector_conf *c);
+/* A harness whose conf is fx_conf(name, type); the connector is not created yet. */
+struct fx *fx_open(const char *name, const char *type);
+/* Creates the connector of f->conf's type from f->conf; fails the test if it refuses. */
+void fx_create(struct fx *f);
 /* Destroys the connector state, the last request and the conf; frees f. */
 void fx_close(struct fx *f);
-/* Asks for the next request and checks it exactly; headers joined with '\n'. */
+/* fx_close(*state), as a cmocka teardown. */
+int fx_teardown(void **state);
+/* Asks for the next request (f->ctx) into f->rq, unchecked. */
+void fx_next(struct fx *f);
+/* Feeds a reply (status 0: no answer; hdr: one header or NULL); the outcome into f->oc, its
+ * step returned. */
+enum xf_conn_step fx_reply(struct fx *f, long status, const char *hdr, const char *body);
+/* At now: asks for the next request and checks it exactly; headers joined with '\n'. */
 void expect_req(struct fx *f, int64_t now, const char *method, const char *url, const char *headers,
                 const char *body);
-/* Feeds a reply (status 0: no answer; hdr: one header or NULL) and checks the step; the
- * outcome into out unless NULL. */
+/* At now: fx_reply, checking the step is want; the outcome also into out unless NULL. */
 void reply(struct fx *f, int64_t now, long status, const char *hdr, const char *body,
            enum xf_conn_step want, struct xf_conn_outcome *out);
 

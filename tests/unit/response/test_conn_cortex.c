@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "connector.h"
+#include "support.h"
 
 extern const struct xf_connector_ops xf_conn_cortex;
 
@@ -36,39 +37,18 @@ int RAND_bytes(unsigned char *buf, int num)
 #define GET_EP BASE "/public_api/v1/endpoints/get_endpoint"
 #define STATUS BASE "/public_api/v1/actions/get_action_status"
 
-struct fx {
-    struct xf_connector_conf conf;
-    void *st;
-    struct xf_action a;
-    struct xf_conn_ctx ctx;
-    struct xf_conn_request rq;
-    struct xf_conn_outcome oc;
-};
-
-static void conf_add(struct xf_connector_conf *c, const char *k, const char *v)
-{
-    c->params[c->n_params].key = (char *)k;
-    c->params[c->n_params].value = (char *)v;
-    c->n_params++;
-}
-
 static int setup_mode(void **state, const char *auth_type)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    char why[256] = "";
+    struct fx *f = fx_open("cx", "cortex");
 
     setenv("XF_TEST_CX_KEY", "cortex-key", 1);
-    f->conf.name = (char *)"cx";
-    f->conf.type = (char *)"cortex";
     conf_add(&f->conf, "base_url", BASE);
     conf_add(&f->conf, "key_env", "XF_TEST_CX_KEY");
     conf_add(&f->conf, "key_id", "7");
     if (auth_type)
         conf_add(&f->conf, "auth_type", auth_type);
-    f->conf.devices[0].host = (char *)"ws-017.corp.example";
-    f->conf.devices[0].device_id = (char *)"ep-017";
-    f->conf.n_devices = 1;
-    assert_int_equal(xf_conn_cortex.create(&f->conf, &f->st, why, sizeof(why)), 0);
+    conf_dev(&f->conf, "ws-017.corp.example", "ep-017");
+    fx_create(f);
     snprintf(f->a.id, sizeof(f->a.id), "act-0123456789abcdef");
     f->a.kind = XF_ACT_ISOLATE;
     snprintf(f->a.host, sizeof(f->a.host), "ws-017.corp.example");
@@ -85,31 +65,6 @@ static int setup(void **state)
 static int setup_advanced(void **state)
 {
     return setup_mode(state, "advanced");
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    xf_conn_request_reset(&f->rq);
-    xf_conn_cortex.destroy(f->st);
-    free(f);
-    return 0;
-}
-
-static void next(struct fx *f)
-{
-    xf_conn_request_reset(&f->rq);
-    assert_int_equal(xf_conn_cortex.next(f->st, &f->a, &f->ctx, &f->rq), 0);
-}
-
-static enum xf_conn_step reply(struct fx *f, long status, const char *body, const char *hdr)
-{
-    const char *hs[1] = {hdr};
-    struct xf_conn_reply r = {status, body, body ? strlen(body) : 0, hs, hdr ? 1 : 0, NULL};
-
-    assert_int_equal(xf_conn_cortex.on_reply(f->st, &f->a, &f->ctx, &r, &f->oc), 0);
-    return f->oc.step;
 }
 
 static void assert_standard_headers(const struct xf_conn_request *rq)
@@ -133,34 +88,34 @@ static void test_isolate_prechecks_sends_and_polls_to_completed(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.method, "POST");
     assert_string_equal(f->rq.url, GET_EP);
     assert_standard_headers(&f->rq);
     assert_string_equal(f->rq.body.data,
                         "{\"request_data\":{\"filters\":[{\"field\":\"endpoint_id_list\","
                         "\"operator\":\"in\",\"value\":[\"ep-017\"]}]}}");
-    assert_int_equal(reply(f, 200, EP("ep-017", "AGENT_UNISOLATED"), NULL), XF_STEP_NEXT);
+    assert_int_equal(fx_reply(f, 200, NULL, EP("ep-017", "AGENT_UNISOLATED")), XF_STEP_NEXT);
     assert_int_equal(f->a.phase, 1);
 
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.url, BASE "/public_api/v1/endpoints/isolate");
     assert_standard_headers(&f->rq);
     assert_string_equal(f->rq.body.data, "{\"request_data\":{\"endpoint_id\":\"ep-017\"}}");
-    assert_int_equal(reply(f, 200, "{\"reply\":{\"action_id\":42,\"endpoints_count\":1}}", NULL),
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"reply\":{\"action_id\":42,\"endpoints_count\":1}}"),
                      XF_STEP_POLL);
     assert_string_equal(f->a.remote_id, "42");
 
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.url, STATUS);
     assert_standard_headers(&f->rq);
     assert_string_equal(f->rq.body.data, "{\"request_data\":{\"group_action_id\":42}}");
-    assert_int_equal(reply(f, 200, "{\"reply\":{\"data\":{\"ep-017\":\"PENDING\"}}}", NULL),
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"reply\":{\"data\":{\"ep-017\":\"PENDING\"}}}"),
                      XF_STEP_POLL);
-    assert_int_equal(reply(f, 200, "{\"reply\":{\"data\":{\"ep-017\":\"IN_PROGRESS\"}}}", NULL),
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"reply\":{\"data\":{\"ep-017\":\"IN_PROGRESS\"}}}"),
                      XF_STEP_POLL);
     assert_int_equal(
-        reply(f, 200, "{\"reply\":{\"data\":{\"ep-017\":\"COMPLETED_SUCCESSFULLY\"}}}", NULL),
+        fx_reply(f, 200, NULL, "{\"reply\":{\"data\":{\"ep-017\":\"COMPLETED_SUCCESSFULLY\"}}}"),
         XF_STEP_CONFIRMED);
 }
 
@@ -170,12 +125,12 @@ static void test_release_of_unmapped_host_resolves_by_hostname_then_unisolates(v
 
     f->a.kind = XF_ACT_RELEASE;
     snprintf(f->a.host, sizeof(f->a.host), "ws-020");
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.body.data, "{\"request_data\":{\"filters\":[{\"field\":\"hostname\","
                                          "\"operator\":\"in\",\"value\":[\"ws-020\"]}]}}");
-    assert_int_equal(reply(f, 200, EP("ep-020", "AGENT_ISOLATED"), NULL), XF_STEP_NEXT);
+    assert_int_equal(fx_reply(f, 200, NULL, EP("ep-020", "AGENT_ISOLATED")), XF_STEP_NEXT);
     assert_string_equal(f->a.device_id, "ep-020");
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.url, BASE "/public_api/v1/endpoints/unisolate");
     assert_string_equal(f->rq.body.data, "{\"request_data\":{\"endpoint_id\":\"ep-020\"}}");
 }
@@ -184,8 +139,8 @@ static void test_precheck_already_isolated_confirms_without_sending(void **state
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 200, EP("ep-017", "AGENT_ISOLATED"), NULL), XF_STEP_CONFIRMED);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 200, NULL, EP("ep-017", "AGENT_ISOLATED")), XF_STEP_CONFIRMED);
     assert_int_equal(f->a.phase, 0);
     assert_string_equal(f->a.remote_id, "");
     assert_string_equal(f->oc.why, "endpoint ep-017 already isolated");
@@ -195,10 +150,10 @@ static void test_precheck_pending_isolation_polls_the_precheck(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 200, EP("ep-017", "AGENT_PENDING_ISOLATION"), NULL), XF_STEP_POLL);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 200, NULL, EP("ep-017", "AGENT_PENDING_ISOLATION")), XF_STEP_POLL);
     assert_int_equal(f->a.phase, 0);
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.url, GET_EP);
 }
 
@@ -206,26 +161,26 @@ static void test_500_cannot_create_group_action_rechecks_and_confirms(void **sta
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 200, EP("ep-017", "AGENT_UNISOLATED"), NULL), XF_STEP_NEXT);
-    next(f);
-    assert_int_equal(reply(f, 500, GOTCHA, NULL), XF_STEP_NEXT);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 200, NULL, EP("ep-017", "AGENT_UNISOLATED")), XF_STEP_NEXT);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 500, NULL, GOTCHA), XF_STEP_NEXT);
     assert_int_equal(f->a.phase, 3);
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.url, GET_EP);
-    assert_int_equal(reply(f, 200, EP("ep-017", "AGENT_ISOLATED"), NULL), XF_STEP_CONFIRMED);
+    assert_int_equal(fx_reply(f, 200, NULL, EP("ep-017", "AGENT_ISOLATED")), XF_STEP_CONFIRMED);
 }
 
 static void test_500_gotcha_with_endpoint_still_unisolated_is_retry_not_a_loop(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 200, EP("ep-017", "AGENT_UNISOLATED"), NULL), XF_STEP_NEXT);
-    next(f);
-    assert_int_equal(reply(f, 500, GOTCHA, NULL), XF_STEP_NEXT);
-    next(f);
-    assert_int_equal(reply(f, 200, EP("ep-017", "AGENT_UNISOLATED"), NULL), XF_STEP_RETRY);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 200, NULL, EP("ep-017", "AGENT_UNISOLATED")), XF_STEP_NEXT);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 500, NULL, GOTCHA), XF_STEP_NEXT);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 200, NULL, EP("ep-017", "AGENT_UNISOLATED")), XF_STEP_RETRY);
     assert_int_equal(f->a.phase, 0);
 }
 
@@ -234,15 +189,15 @@ static void test_unknown_or_ambiguous_host_is_failed(void **state)
     struct fx *f = *state;
 
     snprintf(f->a.host, sizeof(f->a.host), "ws-404");
-    next(f);
+    fx_next(f);
     assert_int_equal(
-        reply(f, 200, "{\"reply\":{\"total_count\":0,\"result_count\":0,\"endpoints\":[]}}", NULL),
+        fx_reply(f, 200, NULL,
+                 "{\"reply\":{\"total_count\":0,\"result_count\":0,\"endpoints\":[]}}"),
         XF_STEP_FAILED);
     assert_string_equal(f->oc.why, "get_endpoint: 0 endpoints match ws-404");
-    assert_int_equal(reply(f, 200,
-                           "{\"reply\":{\"endpoints\":[{\"endpoint_id\":\"a\"},"
-                           "{\"endpoint_id\":\"b\"}]}}",
-                           NULL),
+    assert_int_equal(fx_reply(f, 200, NULL,
+                              "{\"reply\":{\"endpoints\":[{\"endpoint_id\":\"a\"},"
+                              "{\"endpoint_id\":\"b\"}]}}"),
                      XF_STEP_FAILED);
     assert_string_equal(f->a.device_id, "");
 }
@@ -251,8 +206,8 @@ static void test_429_is_retry_after_the_vendor_delay(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 429, "{}", "Retry-After: 30"), XF_STEP_RETRY);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 429, "Retry-After: 30", "{}"), XF_STEP_RETRY);
     assert_int_equal(f->oc.retry_after_ms, 30000);
 }
 
@@ -260,14 +215,14 @@ static void test_other_500_is_retry_and_401_is_failed(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 200, EP("ep-017", "AGENT_UNISOLATED"), NULL), XF_STEP_NEXT);
-    next(f);
-    assert_int_equal(reply(f, 500, "{\"reply\":{\"err_msg\":\"internal\"}}", NULL), XF_STEP_RETRY);
-    assert_int_equal(reply(f, 401,
-                           "{\"reply\":{\"err_msg\":\"Public API request "
-                           "unauthorized\"}}",
-                           NULL),
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 200, NULL, EP("ep-017", "AGENT_UNISOLATED")), XF_STEP_NEXT);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 500, NULL, "{\"reply\":{\"err_msg\":\"internal\"}}"),
+                     XF_STEP_RETRY);
+    assert_int_equal(fx_reply(f, 401, NULL,
+                              "{\"reply\":{\"err_msg\":\"Public API request "
+                              "unauthorized\"}}"),
                      XF_STEP_FAILED);
 }
 
@@ -278,12 +233,12 @@ static void test_action_failed_is_retry_and_canceled_is_failed(void **state)
     f->a.phase = 2;
     snprintf(f->a.device_id, sizeof(f->a.device_id), "ep-017");
     snprintf(f->a.remote_id, sizeof(f->a.remote_id), "42");
-    assert_int_equal(reply(f, 200, "{\"reply\":{\"data\":{\"ep-017\":\"FAILED\"}}}", NULL),
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"reply\":{\"data\":{\"ep-017\":\"FAILED\"}}}"),
                      XF_STEP_RETRY);
     assert_int_equal(f->a.phase, 0);
     f->a.phase = 2;
     snprintf(f->a.remote_id, sizeof(f->a.remote_id), "43");
-    assert_int_equal(reply(f, 200, "{\"reply\":{\"data\":{\"ep-017\":\"CANCELED\"}}}", NULL),
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"reply\":{\"data\":{\"ep-017\":\"CANCELED\"}}}"),
                      XF_STEP_FAILED);
     assert_string_equal(f->oc.why, "action 43: CANCELED");
 }
@@ -292,7 +247,7 @@ static void test_advanced_key_sends_sha256_of_key_nonce_timestamp(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
+    fx_next(f);
     assert_int_equal(f->rq.n_headers, 5);
     assert_string_equal(f->rq.headers[0], "x-xdr-auth-id: 7");
     assert_string_equal(f->rq.headers[1], "x-xdr-nonce: "
@@ -307,13 +262,12 @@ static void test_advanced_key_sends_sha256_of_key_nonce_timestamp(void **state)
 
 static void test_config_checks_auth_type_and_key_id(void **state)
 {
-    struct xf_connector_conf c = {0};
+    struct xf_connector_conf c;
     void *st = NULL;
     char why[256];
 
     (void)state;
-    c.name = (char *)"cx";
-    c.type = (char *)"cortex";
+    fx_conf(&c, "cx", "cortex");
     conf_add(&c, "base_url", BASE);
     conf_add(&c, "key_env", "XF_TEST_CX_KEY");
     assert_int_equal(xf_conn_cortex.create(&c, &st, why, sizeof(why)), XF_ECONFIG);
@@ -324,30 +278,34 @@ static void test_config_checks_auth_type_and_key_id(void **state)
     assert_string_equal(why, "connector cx: auth_type must be standard or advanced, not 'hmac'");
     assert_null(st);
     assert_ptr_equal(xf_connector_find("cortex"), &xf_conn_cortex);
+    conf_free(&c);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_isolate_prechecks_sends_and_polls_to_completed, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(
-            test_release_of_unmapped_host_resolves_by_hostname_then_unisolates, setup, teardown),
+            test_release_of_unmapped_host_resolves_by_hostname_then_unisolates, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_precheck_already_isolated_confirms_without_sending,
-                                        setup, teardown),
+                                        setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_precheck_pending_isolation_polls_the_precheck, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_500_cannot_create_group_action_rechecks_and_confirms,
-                                        setup, teardown),
+                                        setup, fx_teardown),
         cmocka_unit_test_setup_teardown(
-            test_500_gotcha_with_endpoint_still_unisolated_is_retry_not_a_loop, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_or_ambiguous_host_is_failed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_429_is_retry_after_the_vendor_delay, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_other_500_is_retry_and_401_is_failed, setup, teardown),
+            test_500_gotcha_with_endpoint_still_unisolated_is_retry_not_a_loop, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_or_ambiguous_host_is_failed, setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_429_is_retry_after_the_vendor_delay, setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_other_500_is_retry_and_401_is_failed, setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_action_failed_is_retry_and_canceled_is_failed, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_advanced_key_sends_sha256_of_key_nonce_timestamp,
-                                        setup_advanced, teardown),
+                                        setup_advanced, fx_teardown),
         cmocka_unit_test(test_config_checks_auth_type_and_key_id),
     };
 

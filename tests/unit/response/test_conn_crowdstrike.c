@@ -22,9 +22,7 @@
 
 static void base_conf(struct xf_connector_conf *c)
 {
-    memset(c, 0, sizeof(*c));
-    c->name = xf_strdup("falcon");
-    c->type = xf_strdup("crowdstrike");
+    fx_conf(c, "falcon", "crowdstrike");
     conf_add(c, "base_url", BASE "/");
     conf_add(c, "client_id", "cs-client");
     conf_add(c, "client_secret_env", "XF_TEST_CS_SECRET");
@@ -33,23 +31,14 @@ static void base_conf(struct xf_connector_conf *c)
 static int setup(void **state)
 {
     struct fx *f = xf_calloc(1, sizeof(*f));
-    char why[256] = "";
 
     setenv("XF_TEST_CS_SECRET", "s&cret", 1);
     base_conf(&f->conf);
     conf_dev(&f->conf, "WS-02", "aid2");
-    f->ops = xf_connector_find("crowdstrike");
-    assert_non_null(f->ops);
-    assert_int_equal(f->ops->create(&f->conf, &f->st, why, sizeof(why)), 0);
+    fx_create(f);
     f->a.kind = XF_ACT_ISOLATE;
     snprintf(f->a.host, sizeof(f->a.host), "ws-01");
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_close(*state);
     return 0;
 }
 
@@ -259,21 +248,22 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            isolate_fetches_token_resolves_contains_and_polls_to_confirmed, setup, teardown),
+            isolate_fetches_token_resolves_contains_and_polls_to_confirmed, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(release_uses_static_map_and_lift_containment_until_normal,
-                                        setup, teardown),
+                                        setup, fx_teardown),
         cmocka_unit_test_setup_teardown(already_contained_409_checks_status_and_confirms, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(rate_limited_429_retries_after_retry_after_or_falcon_header,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(server_error_500_and_no_answer_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(bad_request_400_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(token_is_reused_until_60s_before_expiry, setup, teardown),
+                                        setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(server_error_500_and_no_answer_retry, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(bad_request_400_fails, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(token_is_reused_until_60s_before_expiry, setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(unauthorized_401_drops_token_refetches_once_then_fails,
-                                        setup, teardown),
+                                        setup, fx_teardown),
         cmocka_unit_test_setup_teardown(refused_credentials_fail_without_echoing_the_body, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(unknown_host_fails, setup, teardown),
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(unknown_host_fails, setup, fx_teardown),
         cmocka_unit_test(secret_in_config_and_unknown_keys_are_refused),
     };
 

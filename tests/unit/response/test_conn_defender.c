@@ -22,9 +22,7 @@
 
 static void base_conf(struct xf_connector_conf *c)
 {
-    memset(c, 0, sizeof(*c));
-    c->name = xf_strdup("mde");
-    c->type = xf_strdup("defender");
+    fx_conf(c, "mde", "defender");
     conf_add(c, "base_url", BASE "/");
     conf_add(c, "login_url", BASE "/login");
     conf_add(c, "tenant_id", "tenant-1");
@@ -35,28 +33,19 @@ static void base_conf(struct xf_connector_conf *c)
 static int setup(void **state)
 {
     struct fx *f = xf_calloc(1, sizeof(*f));
-    char why[256] = "";
 
     setenv("XF_TEST_DF_SECRET", "s&cret", 1);
     base_conf(&f->conf);
     conf_add(&f->conf, "isolation_type", "Selective");
     conf_add(&f->conf, "max_calls_per_min", "5");
     conf_dev(&f->conf, "WS-02", "m2");
-    f->ops = xf_connector_find("defender");
-    assert_non_null(f->ops);
-    assert_int_equal(f->ops->create(&f->conf, &f->st, why, sizeof(why)), 0);
+    fx_create(f);
     f->a.kind = XF_ACT_ISOLATE;
     snprintf(f->a.id, sizeof(f->a.id), "act-00000000000000a1");
     snprintf(f->a.incident, sizeof(f->a.incident), "inc-7");
     snprintf(f->a.reason, sizeof(f->a.reason), "policy: critical");
     snprintf(f->a.host, sizeof(f->a.host), "ws-01");
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_close(*state);
     return 0;
 }
 
@@ -283,21 +272,23 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            isolate_resolves_machine_posts_isolate_and_polls_to_succeeded, setup, teardown),
+            isolate_resolves_machine_posts_isolate_and_polls_to_succeeded, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(release_uses_static_map_and_unisolate_with_comment_only,
-                                        setup, teardown),
+                                        setup, fx_teardown),
         cmocka_unit_test_setup_teardown(already_in_progress_polls_the_pending_action, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(already_done_confirms_on_the_newest_succeeded_action, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(failed_and_timeout_retry_a_new_isolate_cancelled_fails,
-                                        setup, teardown),
+                                        setup, fx_teardown),
         cmocka_unit_test_setup_teardown(window_of_calls_per_minute_defers_the_sixth_call, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(rate_limited_429_and_500_retry_404_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(unknown_host_fails_and_quotes_are_doubled, setup, teardown),
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(rate_limited_429_and_500_retry_404_fails, setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(unknown_host_fails_and_quotes_are_doubled, setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(expired_token_is_refetched_and_401_refetches_once, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test(config_checks_isolation_type_and_required_keys),
     };
 

@@ -23,9 +23,7 @@
 
 static void base_conf(struct xf_connector_conf *c)
 {
-    memset(c, 0, sizeof(*c));
-    c->name = xf_strdup("s1");
-    c->type = xf_strdup("sentinelone");
+    fx_conf(c, "s1", "sentinelone");
     conf_add(c, "base_url", BASE "/");
     conf_add(c, "token_env", "XF_TEST_S1_TOKEN");
 }
@@ -33,23 +31,14 @@ static void base_conf(struct xf_connector_conf *c)
 static int setup(void **state)
 {
     struct fx *f = xf_calloc(1, sizeof(*f));
-    char why[256] = "";
 
     setenv("XF_TEST_S1_TOKEN", "tok", 1);
     base_conf(&f->conf);
     conf_dev(&f->conf, "WS-02", "22");
-    f->ops = xf_connector_find("sentinelone");
-    assert_non_null(f->ops);
-    assert_int_equal(f->ops->create(&f->conf, &f->st, why, sizeof(why)), 0);
+    fx_create(f);
     f->a.kind = XF_ACT_ISOLATE;
     snprintf(f->a.host, sizeof(f->a.host), "ws-01");
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_close(*state);
     return 0;
 }
 
@@ -220,16 +209,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            isolate_checks_agent_disconnects_one_id_and_polls_to_disconnected, setup, teardown),
+            isolate_checks_agent_disconnects_one_id_and_polls_to_disconnected, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(release_uses_static_map_and_connect_until_connected, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(already_disconnected_confirms_without_sending, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(affected_zero_or_many_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(empty_or_list_id_is_never_sent, setup, teardown),
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(affected_zero_or_many_fails, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(empty_or_list_id_is_never_sent, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(rate_limited_429_and_500_retry_from_the_check_401_fails,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(unknown_or_misnamed_host_fails, setup, teardown),
+                                        setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(unknown_or_misnamed_host_fails, setup, fx_teardown),
         cmocka_unit_test(config_needs_base_url_a_token_secret_and_single_ids),
     };
 

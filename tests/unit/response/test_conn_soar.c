@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "connector.h"
+#include "support.h"
 
 extern const struct xf_connector_ops xf_conn_soar;
 
@@ -43,36 +44,17 @@ static const char incident[] =
     "T1566.001, T1059.001\\nAlerts:\\n- Office spawns PowerShell (high)"
 #define TITLE "xdrflow: critical incident on ws-017.corp.example (+1 hosts)"
 
-struct fx {
-    struct xf_connector_conf conf;
-    void *st;
-    struct xf_action a;
-    struct xf_conn_ctx ctx;
-    struct xf_conn_request rq;
-    struct xf_conn_outcome oc;
-};
-
-static void conf_add(struct xf_connector_conf *c, const char *k, const char *v)
-{
-    c->params[c->n_params].key = (char *)k;
-    c->params[c->n_params].value = (char *)v;
-    c->n_params++;
-}
-
 static int setup_shape(void **state, const char *shape, const char *url_key, const char *url,
                        int token)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    char why[256] = "";
+    struct fx *f = fx_open("soar", "soar");
 
     setenv("XF_TEST_SOAR_TOKEN", "tok-soar", 1);
-    f->conf.name = (char *)"soar";
-    f->conf.type = (char *)"soar";
     conf_add(&f->conf, "shape", shape);
     conf_add(&f->conf, url_key, url);
     if (token)
         conf_add(&f->conf, "token_env", "XF_TEST_SOAR_TOKEN");
-    assert_int_equal(xf_conn_soar.create(&f->conf, &f->st, why, sizeof(why)), 0);
+    fx_create(f);
     snprintf(f->a.id, sizeof(f->a.id), "act-0123456789abcdef");
     f->a.kind = XF_ACT_NOTIFY;
     snprintf(f->a.incident, sizeof(f->a.incident), "inc-00000000000000aa");
@@ -104,31 +86,6 @@ static int setup_hive(void **state)
     return setup_shape(state, "thehive", "base_url", "https://hive.example:9000", 1);
 }
 
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    xf_conn_request_reset(&f->rq);
-    xf_conn_soar.destroy(f->st);
-    free(f);
-    return 0;
-}
-
-static void next(struct fx *f)
-{
-    xf_conn_request_reset(&f->rq);
-    assert_int_equal(xf_conn_soar.next(f->st, &f->a, &f->ctx, &f->rq), 0);
-}
-
-static enum xf_conn_step reply(struct fx *f, long status, const char *body, const char *hdr)
-{
-    const char *hs[1] = {hdr};
-    struct xf_conn_reply r = {status, body, body ? strlen(body) : 0, hs, hdr ? 1 : 0, NULL};
-
-    assert_int_equal(xf_conn_soar.on_reply(f->st, &f->a, &f->ctx, &r, &f->oc), 0);
-    return f->oc.step;
-}
-
 /* The request body equals the expected JSON (key order and all). */
 static void assert_body_json(const struct xf_conn_request *rq, const char *expected)
 {
@@ -153,7 +110,7 @@ static void test_generic_posts_the_incident_as_is_with_idempotency_key(void **st
 {
     struct fx *f = *state;
 
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.method, "POST");
     assert_string_equal(f->rq.url, "https://soar.example/hook/x?k=1");
     assert_int_equal(f->rq.n_headers, 3);
@@ -162,14 +119,14 @@ static void test_generic_posts_the_incident_as_is_with_idempotency_key(void **st
     assert_string_equal(f->rq.headers[2], "Authorization: Bearer tok-soar");
     assert_int_equal(f->rq.body.len, strlen(incident));
     assert_memory_equal(f->rq.body.data, incident, strlen(incident));
-    assert_int_equal(reply(f, 204, "", NULL), XF_STEP_CONFIRMED);
+    assert_int_equal(fx_reply(f, 204, NULL, ""), XF_STEP_CONFIRMED);
 }
 
 static void test_generic_without_token_sends_no_authorization(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
+    fx_next(f);
     assert_int_equal(f->rq.n_headers, 2);
     assert_string_equal(f->rq.headers[1], "Idempotency-Key: act-0123456789abcdef");
 }
@@ -178,7 +135,7 @@ static void test_splunk_posts_a_container_with_one_artifact_per_indicator(void *
 {
     struct fx *f = *state;
 
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.url, "https://phantom.example/rest/container");
     assert_int_equal(f->rq.n_headers, 2);
     assert_string_equal(f->rq.headers[0], "Content-Type: application/json");
@@ -197,7 +154,7 @@ static void test_splunk_posts_a_container_with_one_artifact_per_indicator(void *
         "\"source_data_identifier\":\"" KEY ":hash:" SHA "\"},"
         "{\"label\":\"domain\",\"name\":\"domain\",\"cef\":{\"destinationDnsDomain\":"
         "\"evil.example\"},\"source_data_identifier\":\"" KEY ":domain:evil.example\"}]}");
-    assert_int_equal(reply(f, 200, "{\"id\":5,\"success\":true}", NULL), XF_STEP_CONFIRMED);
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"id\":5,\"success\":true}"), XF_STEP_CONFIRMED);
     assert_string_equal(f->a.remote_id, "5");
 }
 
@@ -205,16 +162,15 @@ static void test_splunk_duplicate_container_counts_as_delivered(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 200,
-                           "{\"success\":false,\"message\":\"duplicate\","
-                           "\"existing_container_id\":5}",
-                           NULL),
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 200, NULL,
+                              "{\"success\":false,\"message\":\"duplicate\","
+                              "\"existing_container_id\":5}"),
                      XF_STEP_CONFIRMED);
     assert_string_equal(f->a.remote_id, "5");
-    assert_int_equal(reply(f, 400, "{\"failed\":true,\"message\":\"duplicate\"}", NULL),
+    assert_int_equal(fx_reply(f, 400, NULL, "{\"failed\":true,\"message\":\"duplicate\"}"),
                      XF_STEP_CONFIRMED);
-    assert_int_equal(reply(f, 200, "{\"failed\":true,\"message\":\"bad label\"}", NULL),
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"failed\":true,\"message\":\"bad label\"}"),
                      XF_STEP_FAILED);
 }
 
@@ -222,7 +178,7 @@ static void test_thehive_posts_an_alert_with_observables(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.url, "https://hive.example:9000/api/v1/alert");
     assert_int_equal(f->rq.n_headers, 2);
     assert_string_equal(f->rq.headers[1], "Authorization: Bearer tok-soar");
@@ -235,7 +191,7 @@ static void test_thehive_posts_an_alert_with_observables(void **state)
                      "{\"dataType\":\"ip\",\"data\":\"10.10.10.5\"},"
                      "{\"dataType\":\"hash\",\"data\":\"" SHA "\"},"
                      "{\"dataType\":\"domain\",\"data\":\"evil.example\"}]}");
-    assert_int_equal(reply(f, 201, "{\"_id\":\"~4096\",\"status\":\"New\"}", NULL),
+    assert_int_equal(fx_reply(f, 201, NULL, "{\"_id\":\"~4096\",\"status\":\"New\"}"),
                      XF_STEP_CONFIRMED);
     assert_string_equal(f->a.remote_id, "~4096");
 }
@@ -244,26 +200,26 @@ static void test_thehive_already_exists_counts_as_delivered_other_400_fails(void
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 400,
-                           "{\"type\":\"CreateError\",\"message\":\"Alert xdrflow:xdrflow:" KEY
-                           " already exists\"}",
-                           NULL),
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 400, NULL,
+                              "{\"type\":\"CreateError\",\"message\":\"Alert xdrflow:xdrflow:" KEY
+                              " already exists\"}"),
                      XF_STEP_CONFIRMED);
-    assert_int_equal(reply(f, 409, "{\"message\":\"already exists\"}", NULL), XF_STEP_CONFIRMED);
-    assert_int_equal(reply(f, 400, "{\"type\":\"AttributeCheckingError\"}", NULL), XF_STEP_FAILED);
+    assert_int_equal(fx_reply(f, 409, NULL, "{\"message\":\"already exists\"}"), XF_STEP_CONFIRMED);
+    assert_int_equal(fx_reply(f, 400, NULL, "{\"type\":\"AttributeCheckingError\"}"),
+                     XF_STEP_FAILED);
 }
 
 static void test_429_500_retry_and_401_fails(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 429, "slow down", "Retry-After: 3"), XF_STEP_RETRY);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 429, "Retry-After: 3", "slow down"), XF_STEP_RETRY);
     assert_int_equal(f->oc.retry_after_ms, 3000);
-    assert_int_equal(reply(f, 500, "{}", NULL), XF_STEP_RETRY);
-    assert_int_equal(reply(f, 0, NULL, NULL), XF_STEP_RETRY);
-    assert_int_equal(reply(f, 401, "{}", NULL), XF_STEP_FAILED);
+    assert_int_equal(fx_reply(f, 500, NULL, "{}"), XF_STEP_RETRY);
+    assert_int_equal(fx_reply(f, 0, NULL, NULL), XF_STEP_RETRY);
+    assert_int_equal(fx_reply(f, 401, NULL, "{}"), XF_STEP_FAILED);
 }
 
 static void test_bad_payload_is_an_error_not_a_request(void **state)
@@ -280,44 +236,47 @@ static void test_bad_payload_is_an_error_not_a_request(void **state)
 
 static void test_config_needs_a_token_for_splunk_and_a_known_shape(void **state)
 {
-    struct xf_connector_conf c = {0};
+    struct xf_connector_conf c;
     void *st = NULL;
     char why[256];
 
     (void)state;
-    c.name = (char *)"soar";
-    c.type = (char *)"soar";
+    fx_conf(&c, "soar", "soar");
     conf_add(&c, "shape", "splunk_soar");
     conf_add(&c, "base_url", "https://phantom.example");
     assert_int_equal(xf_conn_soar.create(&c, &st, why, sizeof(why)), XF_ECONFIG);
     assert_string_equal(why, "connector soar: token_env or token_file is required");
-    c.params[0].value = (char *)"xsoar";
+    xf_free(c.params[0].value);
+    c.params[0].value = xf_strdup("xsoar");
     assert_int_equal(xf_conn_soar.create(&c, &st, why, sizeof(why)), XF_ECONFIG);
     assert_string_equal(
         why, "connector soar: shape must be generic, splunk_soar or thehive, not 'xsoar'");
     assert_null(st);
     assert_ptr_equal(xf_connector_find("soar"), &xf_conn_soar);
     assert_int_equal(xf_conn_soar.kinds, 1u << XF_ACT_NOTIFY);
+    conf_free(&c);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_generic_posts_the_incident_as_is_with_idempotency_key,
-                                        setup_generic, teardown),
+                                        setup_generic, fx_teardown),
         cmocka_unit_test_setup_teardown(test_generic_without_token_sends_no_authorization,
-                                        setup_generic_no_token, teardown),
+                                        setup_generic_no_token, fx_teardown),
         cmocka_unit_test_setup_teardown(
-            test_splunk_posts_a_container_with_one_artifact_per_indicator, setup_splunk, teardown),
+            test_splunk_posts_a_container_with_one_artifact_per_indicator, setup_splunk,
+            fx_teardown),
         cmocka_unit_test_setup_teardown(test_splunk_duplicate_container_counts_as_delivered,
-                                        setup_splunk, teardown),
+                                        setup_splunk, fx_teardown),
         cmocka_unit_test_setup_teardown(test_thehive_posts_an_alert_with_observables, setup_hive,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(
-            test_thehive_already_exists_counts_as_delivered_other_400_fails, setup_hive, teardown),
-        cmocka_unit_test_setup_teardown(test_429_500_retry_and_401_fails, setup_hive, teardown),
+            test_thehive_already_exists_counts_as_delivered_other_400_fails, setup_hive,
+            fx_teardown),
+        cmocka_unit_test_setup_teardown(test_429_500_retry_and_401_fails, setup_hive, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_payload_is_an_error_not_a_request, setup_splunk,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test(test_config_needs_a_token_for_splunk_and_a_known_shape),
     };
 

@@ -14,42 +14,22 @@
 #include <cmocka.h>
 
 #include "connector.h"
+#include "support.h"
 
 extern const struct xf_connector_ops xf_conn_visionone;
 
 #define BASE "https://api.xdr.example.com"
 #define TASK BASE "/v3.0/xdr/response/tasks/00000001"
 
-struct fx {
-    struct xf_connector_conf conf;
-    void *st;
-    struct xf_action a;
-    struct xf_conn_ctx ctx;
-    struct xf_conn_request rq;
-    struct xf_conn_outcome oc;
-};
-
-static void conf_add(struct xf_connector_conf *c, const char *k, const char *v)
-{
-    c->params[c->n_params].key = (char *)k;
-    c->params[c->n_params].value = (char *)v;
-    c->n_params++;
-}
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    char why[256] = "";
+    struct fx *f = fx_open("v1", "visionone");
 
     setenv("XF_TEST_V1_TOKEN", "tok-v1", 1);
-    f->conf.name = (char *)"v1";
-    f->conf.type = (char *)"visionone";
     conf_add(&f->conf, "base_url", BASE "/");
     conf_add(&f->conf, "token_env", "XF_TEST_V1_TOKEN");
-    f->conf.devices[0].host = (char *)"ws-017.corp.example";
-    f->conf.devices[0].device_id = (char *)"guid-017";
-    f->conf.n_devices = 1;
-    assert_int_equal(xf_conn_visionone.create(&f->conf, &f->st, why, sizeof(why)), 0);
+    conf_dev(&f->conf, "ws-017.corp.example", "guid-017");
+    fx_create(f);
     snprintf(f->a.id, sizeof(f->a.id), "act-0123456789abcdef");
     f->a.kind = XF_ACT_ISOLATE;
     snprintf(f->a.host, sizeof(f->a.host), "ws-017.corp.example");
@@ -59,31 +39,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    xf_conn_request_reset(&f->rq);
-    xf_conn_visionone.destroy(f->st);
-    free(f);
-    return 0;
-}
-
-static void next(struct fx *f)
-{
-    xf_conn_request_reset(&f->rq);
-    assert_int_equal(xf_conn_visionone.next(f->st, &f->a, &f->ctx, &f->rq), 0);
-}
-
-static enum xf_conn_step reply(struct fx *f, long status, const char *body, const char *hdr)
-{
-    const char *hs[1] = {hdr};
-    struct xf_conn_reply r = {status, body, body ? strlen(body) : 0, hs, hdr ? 1 : 0, NULL};
-
-    assert_int_equal(xf_conn_visionone.on_reply(f->st, &f->a, &f->ctx, &r, &f->oc), 0);
-    return f->oc.step;
-}
-
 static const char accepted[] =
     "[{\"status\":202,\"headers\":[{\"name\":\"Operation-Location\",\"value\":\"" TASK "\"}]}]";
 
@@ -91,7 +46,7 @@ static void test_isolate_posts_array_then_polls_operation_location_to_confirmed(
 {
     struct fx *f = *state;
 
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.method, "POST");
     assert_string_equal(f->rq.url, BASE "/v3.0/response/endpoints/isolate");
     assert_int_equal(f->rq.n_headers, 2);
@@ -100,22 +55,22 @@ static void test_isolate_posts_array_then_polls_operation_location_to_confirmed(
     assert_string_equal(f->rq.body.data, "[{\"agentGuid\":\"guid-017\",\"description\":"
                                          "\"xdrflow act-0123456789abcdef: incident inc-1 "
                                          "critical\"}]");
-    assert_int_equal(reply(f, 207, accepted, NULL), XF_STEP_POLL);
+    assert_int_equal(fx_reply(f, 207, NULL, accepted), XF_STEP_POLL);
     assert_string_equal(f->a.remote_id, TASK);
     assert_string_equal(f->a.device_id, "guid-017");
     assert_int_equal(f->a.phase, 1);
 
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.method, "GET");
     assert_string_equal(f->rq.url, TASK);
     assert_int_equal(f->rq.n_headers, 1);
     assert_string_equal(f->rq.headers[0], "Authorization: Bearer tok-v1");
     assert_int_equal(f->rq.body.len, 0);
-    assert_int_equal(reply(f, 200, "{\"id\":\"00000001\",\"status\":\"queued\"}", NULL),
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"id\":\"00000001\",\"status\":\"queued\"}"),
                      XF_STEP_POLL);
-    assert_int_equal(reply(f, 200, "{\"id\":\"00000001\",\"status\":\"running\"}", NULL),
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"id\":\"00000001\",\"status\":\"running\"}"),
                      XF_STEP_POLL);
-    assert_int_equal(reply(f, 200, "{\"id\":\"00000001\",\"status\":\"succeeded\"}", NULL),
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"id\":\"00000001\",\"status\":\"succeeded\"}"),
                      XF_STEP_CONFIRMED);
 }
 
@@ -126,22 +81,21 @@ static void test_release_of_unmapped_host_posts_restore_by_endpoint_name(void **
     f->a.kind = XF_ACT_RELEASE;
     snprintf(f->a.host, sizeof(f->a.host), "ws-020");
     f->a.reason[0] = '\0';
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.url, BASE "/v3.0/response/endpoints/restore");
     assert_string_equal(f->rq.body.data, "[{\"endpointName\":\"ws-020\",\"description\":"
                                          "\"xdrflow act-0123456789abcdef: restore\"}]");
-    assert_int_equal(reply(f, 207, accepted, NULL), XF_STEP_POLL);
+    assert_int_equal(fx_reply(f, 207, NULL, accepted), XF_STEP_POLL);
 }
 
 static void test_entry_already_isolated_counts_as_confirmed(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 207,
-                           "[{\"status\":400,\"body\":{\"error\":{\"code\":\"BadRequest\","
-                           "\"message\":\"Endpoint is already isolated\"}}}]",
-                           NULL),
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 207, NULL,
+                              "[{\"status\":400,\"body\":{\"error\":{\"code\":\"BadRequest\","
+                              "\"message\":\"Endpoint is already isolated\"}}}]"),
                      XF_STEP_CONFIRMED);
     assert_string_equal(f->a.remote_id, "");
 }
@@ -150,11 +104,10 @@ static void test_207_with_a_failed_entry_is_failed_with_its_error(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 207,
-                           "[{\"status\":404,\"body\":{\"error\":{\"code\":\"NotFound\","
-                           "\"message\":\"Endpoint not found\"}}}]",
-                           NULL),
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 207, NULL,
+                              "[{\"status\":404,\"body\":{\"error\":{\"code\":\"NotFound\","
+                              "\"message\":\"Endpoint not found\"}}}]"),
                      XF_STEP_FAILED);
     assert_string_equal(f->oc.why, "endpoint status 404: NotFound: Endpoint not found");
 }
@@ -163,17 +116,18 @@ static void test_207_entry_500_is_retry(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 207, "[{\"status\":500}]", NULL), XF_STEP_RETRY);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 207, NULL, "[{\"status\":500}]"), XF_STEP_RETRY);
 }
 
 static void test_429_is_retry_after_the_vendor_delay(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 429, "{\"error\":{\"code\":\"TooManyRequests\"}}", "Retry-After: 7"),
-                     XF_STEP_RETRY);
+    fx_next(f);
+    assert_int_equal(
+        fx_reply(f, 429, "Retry-After: 7", "{\"error\":{\"code\":\"TooManyRequests\"}}"),
+        XF_STEP_RETRY);
     assert_int_equal(f->oc.retry_after_ms, 7000);
 }
 
@@ -181,18 +135,18 @@ static void test_500_and_no_answer_are_retry(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 500, "oops", NULL), XF_STEP_RETRY);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 500, NULL, "oops"), XF_STEP_RETRY);
     assert_int_equal(f->oc.retry_after_ms, 0);
-    assert_int_equal(reply(f, 0, NULL, NULL), XF_STEP_RETRY);
+    assert_int_equal(fx_reply(f, 0, NULL, NULL), XF_STEP_RETRY);
 }
 
 static void test_401_is_failed(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 401, "{\"error\":{\"code\":\"Unauthorized\"}}", NULL),
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 401, NULL, "{\"error\":{\"code\":\"Unauthorized\"}}"),
                      XF_STEP_FAILED);
 }
 
@@ -200,11 +154,10 @@ static void test_poll_url_on_another_host_is_refused(void **state)
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 207,
-                           "[{\"status\":202,\"headers\":[{\"name\":\"Operation-Location\","
-                           "\"value\":\"https://evil.example/v3.0/response/tasks/1\"}]}]",
-                           NULL),
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 207, NULL,
+                              "[{\"status\":202,\"headers\":[{\"name\":\"Operation-Location\","
+                              "\"value\":\"https://evil.example/v3.0/response/tasks/1\"}]}]"),
                      XF_STEP_FAILED);
     assert_string_equal(f->a.remote_id, "");
 }
@@ -213,39 +166,40 @@ static void test_task_failed_is_retry_from_the_start_and_rejected_is_failed(void
 {
     struct fx *f = *state;
 
-    next(f);
-    assert_int_equal(reply(f, 207, accepted, NULL), XF_STEP_POLL);
-    next(f);
-    assert_int_equal(reply(f, 503, "busy", NULL), XF_STEP_POLL); /* still the same task */
-    assert_int_equal(reply(f, 200, "{\"status\":\"failed\"}", NULL), XF_STEP_RETRY);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 207, NULL, accepted), XF_STEP_POLL);
+    fx_next(f);
+    assert_int_equal(fx_reply(f, 503, NULL, "busy"), XF_STEP_POLL); /* still the same task */
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"status\":\"failed\"}"), XF_STEP_RETRY);
     assert_int_equal(f->a.phase, 0);
     assert_string_equal(f->a.remote_id, "");
-    next(f);
+    fx_next(f);
     assert_string_equal(f->rq.method, "POST");
-    assert_int_equal(reply(f, 207, accepted, NULL), XF_STEP_POLL);
-    assert_int_equal(reply(f, 200, "{\"status\":\"rejected\"}", NULL), XF_STEP_FAILED);
+    assert_int_equal(fx_reply(f, 207, NULL, accepted), XF_STEP_POLL);
+    assert_int_equal(fx_reply(f, 200, NULL, "{\"status\":\"rejected\"}"), XF_STEP_FAILED);
 }
 
 static void test_config_refuses_a_literal_token_and_unknown_keys(void **state)
 {
-    struct xf_connector_conf c = {0};
+    struct xf_connector_conf c;
     void *st = NULL;
     char why[256];
 
     (void)state;
-    c.name = (char *)"v1";
-    c.type = (char *)"visionone";
+    fx_conf(&c, "v1", "visionone");
     conf_add(&c, "base_url", BASE);
     conf_add(&c, "token", "plain");
     assert_int_equal(xf_conn_visionone.create(&c, &st, why, sizeof(why)), XF_ECONFIG);
     assert_non_null(strstr(why, "must not be written in the config"));
-    c.n_params = 0;
+    conf_free(&c);
+    fx_conf(&c, "v1", "visionone");
     conf_add(&c, "base_url", BASE);
     conf_add(&c, "token_env", "XF_TEST_V1_TOKEN");
     conf_add(&c, "tenant", "x");
     assert_int_equal(xf_conn_visionone.create(&c, &st, why, sizeof(why)), XF_ECONFIG);
     assert_string_equal(why, "connector v1: unknown key 'tenant' for type visionone");
     assert_null(st);
+    conf_free(&c);
 }
 
 static void test_table_has_the_visionone_row(void **state)
@@ -259,20 +213,23 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_isolate_posts_array_then_polls_operation_location_to_confirmed, setup, teardown),
+            test_isolate_posts_array_then_polls_operation_location_to_confirmed, setup,
+            fx_teardown),
         cmocka_unit_test_setup_teardown(
-            test_release_of_unmapped_host_posts_restore_by_endpoint_name, setup, teardown),
+            test_release_of_unmapped_host_posts_restore_by_endpoint_name, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_entry_already_isolated_counts_as_confirmed, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_207_with_a_failed_entry_is_failed_with_its_error,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_207_entry_500_is_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_429_is_retry_after_the_vendor_delay, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_500_and_no_answer_are_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_401_is_failed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_poll_url_on_another_host_is_refused, setup, teardown),
+                                        setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_207_entry_500_is_retry, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_429_is_retry_after_the_vendor_delay, setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_500_and_no_answer_are_retry, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_401_is_failed, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_poll_url_on_another_host_is_refused, setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(
-            test_task_failed_is_retry_from_the_start_and_rejected_is_failed, setup, teardown),
+            test_task_failed_is_retry_from_the_start_and_rejected_is_failed, setup, fx_teardown),
         cmocka_unit_test(test_config_refuses_a_literal_token_and_unknown_keys),
         cmocka_unit_test(test_table_has_the_visionone_row),
     };
