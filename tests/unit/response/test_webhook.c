@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "connector.h"
+#include "support.h"
 
 #define BODY "{\"id\":\"inc-1\",\"severity\":\"high\"}"
 
@@ -50,18 +51,6 @@ static int setup(void **st)
     return 0;
 }
 
-static void *create_ok(void)
-{
-    const struct xf_connector_ops *ops = xf_connector_find("webhook");
-    char why[256] = "";
-    void *state = NULL;
-
-    assert_non_null(ops);
-    assert_int_equal(ops->create(&conf, &state, why, sizeof(why)), 0);
-    assert_non_null(state);
-    return state;
-}
-
 static const char *header(const struct xf_conn_request *rq, const char *name)
 {
     size_t nl = strlen(name);
@@ -73,155 +62,118 @@ static const char *header(const struct xf_conn_request *rq, const char *name)
     return NULL;
 }
 
-static void notify_action(struct xf_action *a)
+/* A webhook connector "hook" posting to url, with the NULL-terminated key/value pairs kv, and a
+ * NOTIFY action of incident inc-1 whose payload is BODY; the caller asks for the request. */
+static struct fx *hook_open(const char *url, const char *const *kv)
 {
-    memset(a, 0, sizeof(*a));
-    snprintf(a->id, sizeof(a->id), "act-0123456789abcdef");
-    a->kind = XF_ACT_NOTIFY;
-    snprintf(a->incident, sizeof(a->incident), "inc-1");
-}
+    struct fx *f = fx_open("hook", "webhook");
 
-static void build(void *state, struct xf_action *a, struct xf_conn_request *rq)
-{
-    const struct xf_connector_ops *ops = xf_connector_find("webhook");
-    struct xf_conn_ctx ctx = {.payload = BODY, .payload_len = strlen(BODY), .now_s = 1700000000};
-
-    assert_int_equal(ops->next(state, a, &ctx, rq), 0);
+    conf_add(&f->conf, "url", url);
+    for (size_t i = 0; kv[i]; i += 2)
+        conf_add(&f->conf, kv[i], kv[i + 1]);
+    fx_create(f);
+    snprintf(f->a.id, sizeof(f->a.id), "act-0123456789abcdef");
+    f->a.kind = XF_ACT_NOTIFY;
+    snprintf(f->a.incident, sizeof(f->a.incident), "inc-1");
+    f->ctx.payload = BODY;
+    f->ctx.payload_len = strlen(BODY);
+    f->ctx.now_s = 1700000000;
+    return f;
 }
 
 static void test_signature_with_whsec_secret_matches_python_hmac(void **st)
 {
-    const struct xf_connector_ops *ops = xf_connector_find("webhook");
-    struct xf_conn_request rq;
-    struct xf_action a;
-    void *state;
+    static const char *const kv[] = {"secret_env", "XF_TEST_WHSEC", NULL};
+    struct fx *f = hook_open("http://127.0.0.1:1/hook", kv);
 
     (void)st;
-    conf_set("hook", "url", "http://127.0.0.1:1/hook");
-    conf_set("hook", "secret_env", "XF_TEST_WHSEC");
-    state = create_ok();
-    notify_action(&a);
-    build(state, &a, &rq);
-    assert_string_equal(rq.method, "POST");
-    assert_string_equal(rq.url, "http://127.0.0.1:1/hook");
-    assert_int_equal(rq.body.len, strlen(BODY));
-    assert_memory_equal(rq.body.data, BODY, strlen(BODY));
-    assert_string_equal(header(&rq, "webhook-signature"),
+    fx_next(f);
+    assert_string_equal(f->rq.method, "POST");
+    assert_string_equal(f->rq.url, "http://127.0.0.1:1/hook");
+    assert_int_equal(f->rq.body.len, strlen(BODY));
+    assert_memory_equal(f->rq.body.data, BODY, strlen(BODY));
+    assert_string_equal(header(&f->rq, "webhook-signature"),
                         "v1,VWj8xiDtrDvUVHay+vQG2levw1K4x07pZhL8c6/MhWg=");
-    xf_conn_request_reset(&rq);
-    ops->destroy(state);
+    fx_close(f);
 }
 
 static void test_signature_with_raw_secret_matches_python_hmac(void **st)
 {
-    const struct xf_connector_ops *ops = xf_connector_find("webhook");
-    struct xf_conn_request rq;
-    struct xf_action a;
-    void *state;
+    static const char *const kv[] = {"secret_env", "XF_TEST_RAWSEC", NULL};
+    struct fx *f = hook_open("https://soar.example/hook", kv);
 
     (void)st;
-    conf_set("hook", "url", "https://soar.example/hook");
-    conf_set("hook", "secret_env", "XF_TEST_RAWSEC");
-    state = create_ok();
-    notify_action(&a);
-    build(state, &a, &rq);
-    assert_string_equal(header(&rq, "webhook-signature"),
+    fx_next(f);
+    assert_string_equal(header(&f->rq, "webhook-signature"),
                         "v1,IQgubvMVbMCmgOdXZszk7R4KmWODE5OyukHh7EIjA9s=");
-    xf_conn_request_reset(&rq);
-    ops->destroy(state);
+    fx_close(f);
 }
 
 static void test_standard_webhook_headers_carry_action_id_and_timestamp(void **st)
 {
-    const struct xf_connector_ops *ops = xf_connector_find("webhook");
-    struct xf_conn_request rq;
-    struct xf_action a;
-    void *state;
+    static const char *const kv[] = {"secret_env", "XF_TEST_WHSEC", NULL};
+    struct fx *f = hook_open("http://127.0.0.1:1/hook", kv);
 
     (void)st;
-    conf_set("hook", "url", "http://127.0.0.1:1/hook");
-    conf_set("hook", "secret_env", "XF_TEST_WHSEC");
-    state = create_ok();
-    notify_action(&a);
-    build(state, &a, &rq);
-    assert_int_equal(rq.n_headers, 5);
-    assert_string_equal(header(&rq, "Content-Type"), "application/json");
-    assert_string_equal(header(&rq, "webhook-id"), "act-0123456789abcdef");
-    assert_string_equal(header(&rq, "webhook-timestamp"), "1700000000");
-    assert_string_equal(header(&rq, "Idempotency-Key"), "act-0123456789abcdef");
-    assert_null(header(&rq, "Authorization"));
-    xf_conn_request_reset(&rq);
-    ops->destroy(state);
+    fx_next(f);
+    assert_int_equal(f->rq.n_headers, 5);
+    assert_string_equal(header(&f->rq, "Content-Type"), "application/json");
+    assert_string_equal(header(&f->rq, "webhook-id"), "act-0123456789abcdef");
+    assert_string_equal(header(&f->rq, "webhook-timestamp"), "1700000000");
+    assert_string_equal(header(&f->rq, "Idempotency-Key"), "act-0123456789abcdef");
+    assert_null(header(&f->rq, "Authorization"));
+    fx_close(f);
 }
 
 static void test_bearer_token_header_from_env(void **st)
 {
-    const struct xf_connector_ops *ops = xf_connector_find("webhook");
-    struct xf_conn_request rq;
-    struct xf_action a;
-    void *state;
+    static const char *const kv[] = {"token_env", "XF_TEST_TOKEN", NULL};
+    struct fx *f = hook_open("http://127.0.0.1:1/hook", kv);
 
     (void)st;
-    conf_set("hook", "url", "http://127.0.0.1:1/hook");
-    conf_set("hook", "token_env", "XF_TEST_TOKEN");
-    state = create_ok();
-    notify_action(&a);
-    build(state, &a, &rq);
-    assert_string_equal(header(&rq, "Authorization"), "Bearer tok-123");
-    assert_null(header(&rq, "webhook-signature"));
-    xf_conn_request_reset(&rq);
-    ops->destroy(state);
+    fx_next(f);
+    assert_string_equal(header(&f->rq, "Authorization"), "Bearer tok-123");
+    assert_null(header(&f->rq, "webhook-signature"));
+    fx_close(f);
 }
 
 static void test_basic_auth_header_from_username_and_password_env(void **st)
 {
-    const struct xf_connector_ops *ops = xf_connector_find("webhook");
-    struct xf_conn_request rq;
-    struct xf_action a;
-    void *state;
+    static const char *const kv[] = {"username", "alice", "password_env", "XF_TEST_PASS", NULL};
+    struct fx *f = hook_open("http://127.0.0.1:1/hook", kv);
 
     (void)st;
-    conf_set("hook", "url", "http://127.0.0.1:1/hook");
-    conf_set("hook", "username", "alice");
-    conf_set("hook", "password_env", "XF_TEST_PASS");
-    state = create_ok();
-    notify_action(&a);
-    build(state, &a, &rq);
-    assert_string_equal(header(&rq, "Authorization"), "Basic YWxpY2U6czNjcmV0");
-    xf_conn_request_reset(&rq);
-    ops->destroy(state);
+    fx_next(f);
+    assert_string_equal(header(&f->rq, "Authorization"), "Basic YWxpY2U6czNjcmV0");
+    fx_close(f);
 }
 
 static void test_isolate_body_holds_only_stable_action_fields(void **st)
 {
-    const struct xf_connector_ops *ops = xf_connector_find("webhook");
-    struct xf_conn_request rq;
-    struct xf_action a;
-    void *state;
+    static const char *const kv[] = {NULL};
+    struct fx *f = hook_open("http://127.0.0.1:1/hook", kv);
+    struct xf_action *a = &f->a;
 
     (void)st;
-    conf_set("hook", "url", "http://127.0.0.1:1/hook");
-    state = create_ok();
-    memset(&a, 0, sizeof(a));
-    snprintf(a.id, sizeof(a.id), "act-00000000000000aa");
-    a.kind = XF_ACT_ISOLATE;
-    a.state = XF_AS_APPROVED;
-    a.attempts = 3;
-    a.created_ms = 1700000000123;
-    snprintf(a.incident, sizeof(a.incident), "inc-9");
-    snprintf(a.host, sizeof(a.host), "ws-017");
-    snprintf(a.connector, sizeof(a.connector), "hook");
-    snprintf(a.requested_by, sizeof(a.requested_by), "policy");
-    snprintf(a.reason, sizeof(a.reason), "critical");
-    build(state, &a, &rq);
-    assert_string_equal(rq.body.data,
+    memset(a, 0, sizeof(*a));
+    snprintf(a->id, sizeof(a->id), "act-00000000000000aa");
+    a->kind = XF_ACT_ISOLATE;
+    a->state = XF_AS_APPROVED;
+    a->attempts = 3;
+    a->created_ms = 1700000000123;
+    snprintf(a->incident, sizeof(a->incident), "inc-9");
+    snprintf(a->host, sizeof(a->host), "ws-017");
+    snprintf(a->connector, sizeof(a->connector), "hook");
+    snprintf(a->requested_by, sizeof(a->requested_by), "policy");
+    snprintf(a->reason, sizeof(a->reason), "critical");
+    fx_next(f);
+    assert_string_equal(f->rq.body.data,
                         "{\"type\":\"isolate\",\"action\":{\"id\":\"act-00000000000000aa\","
                         "\"kind\":\"isolate\",\"host\":\"ws-017\",\"incident\":\"inc-9\","
                         "\"connector\":\"hook\",\"requested_by\":\"policy\",\"reason\":"
                         "\"critical\",\"created_ms\":1700000000123},\"host\":\"ws-017\","
                         "\"incident\":\"inc-9\"}");
-    xf_conn_request_reset(&rq);
-    ops->destroy(state);
+    fx_close(f);
 }
 
 static enum xf_conn_step classify(long status, const char *retry_after, int64_t *ra_ms)
