@@ -52,10 +52,7 @@ static void cx_destroy(void *state)
     xf_conn_devices_free(&s->devmap);
     xf_free(s->base_url);
     xf_free(s->key_id);
-    if (s->key) {
-        memset(s->key, 0, strlen(s->key));
-        xf_free(s->key);
-    }
+    xf_conn_secret_free(s->key);
     xf_free(s);
 }
 
@@ -65,19 +62,10 @@ static int cx_create(const struct xf_connector_conf *conf, void **state, char *w
     const char *base = xf_connector_conf_get(conf, "base_url");
     const char *kid = xf_connector_conf_get(conf, "key_id");
     const char *at = xf_connector_conf_get(conf, "auth_type");
-    const char *k;
     int rc = 0;
 
-    if ((k = xf_conn_unknown_key(conf, cx_keys, XF_ARRAY_LEN(cx_keys)))) {
-        snprintf(why, why_len, "connector %s: unknown key '%s' for type cortex", conf->name, k);
-        rc = XF_ECONFIG;
+    if ((rc = xf_conn_check_base(conf, "cortex", cx_keys, XF_ARRAY_LEN(cx_keys), why, why_len)))
         goto out;
-    }
-    if (!xf_conn_is_http_url(base)) {
-        snprintf(why, why_len, "connector %s: base_url (http[s]://...) is required", conf->name);
-        rc = XF_ECONFIG;
-        goto out;
-    }
     if (!kid || !*kid) {
         snprintf(why, why_len, "connector %s: key_id (the API key's id) is required", conf->name);
         rc = XF_ECONFIG;

@@ -130,28 +130,20 @@ out:
 static int req_token(struct cs_state *st, struct xf_conn_request *rq)
 {
     struct xf_buf url;
-    int rc;
 
     xf_buf_init(&url);
     xf_buf_appendf(&url, "%s/oauth2/token", st->base_url);
-    rq->method = "POST";
-    rq->is_token = 1;
     xf_buf_appends(&rq->body, "client_id=");
     xf_conn_url_encode(&rq->body, st->client_id);
     xf_buf_appends(&rq->body, "&client_secret=");
     xf_conn_url_encode(&rq->body, st->client_secret);
-    if ((rc = xf_conn_request_url(rq, &url)) ||
-        (rc = xf_conn_request_header(rq, "Content-Type: application/x-www-form-urlencoded")) ||
-        (rc = xf_conn_request_header(rq, "Accept: application/json")))
-        return rc;
-    return 0;
+    return xf_conn_token_request(rq, &url);
 }
 
 /* GET /devices/queries/devices/v1?filter=hostname:'<host>' -> {"resources":["<aid>"]} */
 static int req_resolve(struct cs_state *st, const struct xf_action *a, struct xf_conn_request *rq)
 {
     struct xf_buf url, fql;
-    int rc;
 
     xf_buf_init(&url);
     xf_buf_init(&fql);
@@ -165,12 +157,7 @@ static int req_resolve(struct cs_state *st, const struct xf_action *a, struct xf
     xf_buf_appendf(&url, "%s/devices/queries/devices/v1?filter=", st->base_url);
     xf_conn_url_encode(&url, fql.data ? fql.data : "");
     xf_buf_close(&fql);
-    rq->method = "GET";
-    if ((rc = xf_conn_request_url(rq, &url)) ||
-        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
-        (rc = xf_conn_request_header(rq, "Accept: application/json")))
-        return rc;
-    return 0;
+    return xf_conn_token_call(rq, "GET", &url, &st->token);
 }
 
 /* POST /devices/entities/devices-actions/v2?action_name=contain|lift_containment {"ids":[aid]} */
@@ -182,11 +169,7 @@ static int req_act(struct cs_state *st, const struct xf_action *a, struct xf_con
     xf_buf_init(&url);
     xf_buf_appendf(&url, "%s/devices/entities/devices-actions/v2?action_name=%s", st->base_url,
                    a->kind == XF_ACT_RELEASE ? "lift_containment" : "contain");
-    rq->method = "POST";
-    if ((rc = xf_conn_request_url(rq, &url)) ||
-        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
-        (rc = xf_conn_request_header(rq, "Content-Type: application/json")) ||
-        (rc = xf_conn_request_header(rq, "Accept: application/json")))
+    if ((rc = xf_conn_token_call(rq, "POST", &url, &st->token)))
         return rc;
     return xf_conn_request_json(rq, json_pack("{s:[s]}", "ids", a->device_id));
 }
@@ -195,17 +178,11 @@ static int req_act(struct cs_state *st, const struct xf_action *a, struct xf_con
 static int req_status(struct cs_state *st, const struct xf_action *a, struct xf_conn_request *rq)
 {
     struct xf_buf url;
-    int rc;
 
     xf_buf_init(&url);
     xf_buf_appendf(&url, "%s/devices/entities/devices/v2?ids=", st->base_url);
     xf_conn_url_encode(&url, a->device_id);
-    rq->method = "GET";
-    if ((rc = xf_conn_request_url(rq, &url)) ||
-        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
-        (rc = xf_conn_request_header(rq, "Accept: application/json")))
-        return rc;
-    return 0;
+    return xf_conn_token_call(rq, "GET", &url, &st->token);
 }
 
 /* ---- the state machine -------------------------------------------------------------------- */

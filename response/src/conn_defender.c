@@ -199,37 +199,18 @@ static int64_t window_take(struct df_state *st, int64_t now_s)
 static int req_token(struct df_state *st, struct xf_conn_request *rq)
 {
     struct xf_buf url;
-    int rc;
 
     xf_buf_init(&url);
     xf_buf_appendf(&url, "%s/", st->login_url);
     xf_conn_url_encode(&url, st->tenant_id);
     xf_buf_appends(&url, "/oauth2/v2.0/token");
-    rq->method = "POST";
-    rq->is_token = 1;
     xf_buf_appends(&rq->body, "grant_type=client_credentials&client_id=");
     xf_conn_url_encode(&rq->body, st->client_id);
     xf_buf_appends(&rq->body, "&client_secret=");
     xf_conn_url_encode(&rq->body, st->client_secret);
     xf_buf_appends(&rq->body, "&scope=");
     xf_conn_url_encode(&rq->body, DF_SCOPE);
-    if ((rc = xf_conn_request_url(rq, &url)) ||
-        (rc = xf_conn_request_header(rq, "Content-Type: application/x-www-form-urlencoded")) ||
-        (rc = xf_conn_request_header(rq, "Accept: application/json")))
-        return rc;
-    return 0;
-}
-
-static int api_get(struct df_state *st, struct xf_buf *url, struct xf_conn_request *rq)
-{
-    int rc;
-
-    rq->method = "GET";
-    if ((rc = xf_conn_request_url(rq, url)) ||
-        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
-        (rc = xf_conn_request_header(rq, "Accept: application/json")))
-        return rc;
-    return 0;
+    return xf_conn_token_request(rq, &url);
 }
 
 /* GET /api/machines?$filter=computerDnsName eq '<host>' -> {"value":[{"id",...}]} */
@@ -244,7 +225,7 @@ static int req_resolve(struct df_state *st, const struct xf_action *a, struct xf
     xf_buf_appendf(&url, "%s/api/machines?$filter=", st->base_url);
     xf_conn_url_encode(&url, f.data ? f.data : "");
     xf_buf_close(&f);
-    return api_get(st, &url, rq);
+    return xf_conn_token_call(rq, "GET", &url, &st->token);
 }
 
 /* POST /api/machines/{id}/isolate {"Comment","IsolationType"} | unisolate {"Comment"} */
@@ -263,11 +244,7 @@ static int req_act(struct df_state *st, const struct xf_action *a, struct xf_con
     /* Comment is required; the action id lets an analyst find our record from Defender's */
     xf_buf_appendf(&comment, "xdrflow %s%s%s%s%s", a->id, a->incident[0] ? " " : "", a->incident,
                    a->reason[0] ? ": " : "", a->reason);
-    rq->method = "POST";
-    if ((rc = xf_conn_request_url(rq, &url)) ||
-        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", st->token.value)) ||
-        (rc = xf_conn_request_header(rq, "Content-Type: application/json")) ||
-        (rc = xf_conn_request_header(rq, "Accept: application/json")))
+    if ((rc = xf_conn_token_call(rq, "POST", &url, &st->token)))
         goto out;
     if (release)
         body = json_pack("{s:s}", "Comment", comment.data ? comment.data : "xdrflow");
@@ -288,7 +265,7 @@ static int req_poll(struct df_state *st, const struct xf_action *a, struct xf_co
     xf_buf_init(&url);
     xf_buf_appendf(&url, "%s/api/machineactions/", st->base_url);
     xf_conn_url_encode(&url, a->remote_id);
-    return api_get(st, &url, rq);
+    return xf_conn_token_call(rq, "GET", &url, &st->token);
 }
 
 /* GET /api/machineactions?$filter=machineId eq '{id}' and type eq 'Isolate' -> {"value":[...]} */
@@ -304,7 +281,7 @@ static int req_find(struct df_state *st, const struct xf_action *a, struct xf_co
     xf_buf_appendf(&url, "%s/api/machineactions?$filter=", st->base_url);
     xf_conn_url_encode(&url, f.data ? f.data : "");
     xf_buf_close(&f);
-    return api_get(st, &url, rq);
+    return xf_conn_token_call(rq, "GET", &url, &st->token);
 }
 
 /* ---- the state machine -------------------------------------------------------------------- */

@@ -50,10 +50,7 @@ static void soar_destroy(void *state)
         return;
     xf_free(s->url);
     xf_free(s->label);
-    if (s->token) {
-        memset(s->token, 0, strlen(s->token));
-        xf_free(s->token);
-    }
+    xf_conn_secret_free(s->token);
     xf_free(s);
 }
 

@@ -44,10 +44,7 @@ static void v1_destroy(void *state)
         return;
     xf_conn_devices_free(&s->devmap);
     xf_free(s->base_url);
-    if (s->token) {
-        memset(s->token, 0, strlen(s->token));
-        xf_free(s->token);
-    }
+    xf_conn_secret_free(s->token);
     xf_free(s);
 }
 
@@ -55,19 +52,10 @@ static int v1_create(const struct xf_connector_conf *conf, void **state, char *w
 {
     struct v1_state *s = NULL;
     const char *base = xf_connector_conf_get(conf, "base_url");
-    const char *k;
     int rc = 0;
 
-    if ((k = xf_conn_unknown_key(conf, v1_keys, XF_ARRAY_LEN(v1_keys)))) {
-        snprintf(why, why_len, "connector %s: unknown key '%s' for type visionone", conf->name, k);
-        rc = XF_ECONFIG;
+    if ((rc = xf_conn_check_base(conf, "visionone", v1_keys, XF_ARRAY_LEN(v1_keys), why, why_len)))
         goto out;
-    }
-    if (!xf_conn_is_http_url(base)) {
-        snprintf(why, why_len, "connector %s: base_url (http[s]://...) is required", conf->name);
-        rc = XF_ECONFIG;
-        goto out;
-    }
     if (!(s = xf_calloc(1, sizeof(*s)))) {
         rc = XF_ENOMEM;
         goto out;

@@ -324,6 +324,30 @@ const char *xf_conn_unknown_key(const struct xf_connector_conf *conf, const char
     return NULL;
 }
 
+int xf_conn_check_base(const struct xf_connector_conf *conf, const char *type,
+                       const char *const *keys, size_t n_keys, char *why, size_t why_len)
+{
+    const char *k = xf_conn_unknown_key(conf, keys, n_keys);
+
+    if (k) {
+        snprintf(why, why_len, "connector %s: unknown key '%s' for type %s", conf->name, k, type);
+        return XF_ECONFIG;
+    }
+    if (!xf_conn_is_http_url(xf_connector_conf_get(conf, "base_url"))) {
+        snprintf(why, why_len, "connector %s: base_url (http[s]://...) is required", conf->name);
+        return XF_ECONFIG;
+    }
+    return 0;
+}
+
+void xf_conn_secret_free(char *s)
+{
+    if (!s)
+        return;
+    memset(s, 0, strlen(s));
+    xf_free(s);
+}
+
 int xf_conn_devices_copy(struct xf_connector_conf *dst, const struct xf_connector_conf *src)
 {
     for (size_t i = 0; i < src->n_devices; i++) {
@@ -396,6 +420,34 @@ void xf_conn_token_on_reply(struct xf_conn_token *t, const char *type, const cha
     snprintf(out->why, sizeof(out->why), "token fetched");
 out:
     json_decref(root);
+}
+
+int xf_conn_token_request(struct xf_conn_request *rq, struct xf_buf *url)
+{
+    int rc;
+
+    rq->method = "POST";
+    rq->is_token = 1;
+    if ((rc = xf_conn_request_url(rq, url)) ||
+        (rc = xf_conn_request_header(rq, "Content-Type: application/x-www-form-urlencoded")) ||
+        (rc = xf_conn_request_header(rq, "Accept: application/json")))
+        return rc;
+    return 0;
+}
+
+int xf_conn_token_call(struct xf_conn_request *rq, const char *method, struct xf_buf *url,
+                       const struct xf_conn_token *t)
+{
+    int post = strcmp(method, "POST") == 0;
+    int rc;
+
+    rq->method = method;
+    if ((rc = xf_conn_request_url(rq, url)) ||
+        (rc = xf_conn_request_header(rq, "Authorization: Bearer %s", t->value)) ||
+        (post && (rc = xf_conn_request_header(rq, "Content-Type: application/json"))) ||
+        (rc = xf_conn_request_header(rq, "Accept: application/json")))
+        return rc;
+    return 0;
 }
 
 int xf_conn_token_on_401(struct xf_conn_token *t, struct xf_action *a, int reauth_bit,

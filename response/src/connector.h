@@ -133,6 +133,13 @@ char *xf_conn_strdup_noslash(const char *s);
 /* The first of conf's keys that is not in keys, or NULL; the caller says why. */
 const char *xf_conn_unknown_key(const struct xf_connector_conf *conf, const char *const *keys,
                                 size_t n_keys);
+/* The checks a base_url connector of type starts its create with: every key of conf is one of
+ * keys, and base_url is an http[s] URL. 0, or XF_ECONFIG with why. */
+int xf_conn_check_base(const struct xf_connector_conf *conf, const char *type,
+                       const char *const *keys, size_t n_keys, char *why, size_t why_len);
+/* Zeroes the secret s (a key or token from xf_conn_secret, NULL: none) and frees it, so it
+ * does not linger in freed memory. */
+void xf_conn_secret_free(char *s);
 /* Copies src's static device map into dst->devices (XF_ENOMEM: dst keeps what was copied);
  * xf_conn_devices_free releases it. */
 int xf_conn_devices_copy(struct xf_connector_conf *dst, const struct xf_connector_conf *src);
@@ -153,6 +160,13 @@ void xf_conn_token_clear(struct xf_conn_token *t);
 void xf_conn_token_on_reply(struct xf_conn_token *t, const char *type, const char *name,
                             int64_t ttl_s, const struct xf_conn_ctx *ctx,
                             const struct xf_conn_reply *r, struct xf_conn_outcome *out);
+/* The token request: POST to url (taken, as xf_conn_request_url) marked is_token, its form
+ * body (the caller's) announced, JSON asked for. */
+int xf_conn_token_request(struct xf_conn_request *rq, struct xf_buf *url);
+/* An API call with the token: method to url (taken), bearer and JSON accepted, and for a POST
+ * a JSON body announced (the caller adds it). */
+int xf_conn_token_call(struct xf_conn_request *rq, const char *method, struct xf_buf *url,
+                       const struct xf_conn_token *t);
 /* A 401 to an API call: drops the token and asks for the next request (one refetch per
  * attempt, remembered as reauth_bit in a->phase), FAILED on the second. 0 when r is no 401. */
 int xf_conn_token_on_401(struct xf_conn_token *t, struct xf_action *a, int reauth_bit,
