@@ -366,3 +366,15 @@ void reply(struct fx *f, int64_t now, long status, const char *hdr, const char *
     if (out)
         *out = f->oc;
 }
+
+void expect_token(struct fx *f, int64_t now, const char *url, const char *form, long status,
+                  int expires_in, const char *tok)
+{
+    char body[128];
+
+    expect_req(f, now, "POST", url,
+               "Content-Type: application/x-www-form-urlencoded\nAccept: application/json", form);
+    assert_int_equal(f->rq.is_token, 1);
+    snprintf(body, sizeof(body), "{\"access_token\":\"%s\",\"expires_in\":%d}", tok, expires_in);
+    reply(f, now, status, NULL, body, XF_STEP_NEXT, NULL);
+}

@@ -101,6 +101,10 @@ enum xf_conn_step fx_reply(struct fx *f, long status, const char *hdr, const cha
 /* At now: asks for the next request and checks it exactly; headers joined with '\n'. */
 void expect_req(struct fx *f, int64_t now, const char *method, const char *url, const char *headers,
                 const char *body);
+/* At now: expects the OAuth token request (POST url, the form body) and answers it with status
+ * and {"access_token":tok,"expires_in":expires_in}, which leads to the next request. */
+void expect_token(struct fx *f, int64_t now, const char *url, const char *form, long status,
+                  int expires_in, const char *tok);
 /* At now: fx_reply, checking the step is want; the outcome also into out unless NULL. */
 void reply(struct fx *f, int64_t now, long status, const char *hdr, const char *body,
            enum xf_conn_step want, struct xf_conn_outcome *out);

@@ -47,14 +47,8 @@ static int setup(void **state)
 
 static void get_token(struct fx *f, int64_t now, const char *tok)
 {
-    char body[128];
-
-    expect_req(f, now, "POST", BASE "/oauth2/token",
-               "Content-Type: application/x-www-form-urlencoded\n" H_JSON,
-               "client_id=cs-client&client_secret=s%26cret");
-    assert_int_equal(f->rq.is_token, 1);
-    snprintf(body, sizeof(body), "{\"access_token\":\"%s\",\"expires_in\":1799}", tok);
-    reply(f, now, 201, NULL, body, XF_STEP_NEXT, NULL);
+    expect_token(f, now, BASE "/oauth2/token", "client_id=cs-client&client_secret=s%26cret", 201,
+                 1799, tok);
 }
 
 static void isolate_fetches_token_resolves_contains_and_polls_to_confirmed(void **state)

@@ -58,15 +58,10 @@ static int setup(void **state)
 
 static void get_token(struct fx *f, int64_t now, const char *tok)
 {
-    char body[128];
-
-    expect_req(f, now, "POST", BASE "/login/tenant-1/oauth2/v2.0/token",
-               "Content-Type: application/x-www-form-urlencoded\n" H_JSON,
-               "grant_type=client_credentials&client_id=df-client&client_secret=s%26cret"
-               "&scope=https%3A%2F%2Fapi.securitycenter.microsoft.com%2F.default");
-    assert_int_equal(f->rq.is_token, 1);
-    snprintf(body, sizeof(body), "{\"access_token\":\"%s\",\"expires_in\":3599}", tok);
-    reply(f, now, 200, NULL, body, XF_STEP_NEXT, NULL);
+    expect_token(f, now, BASE "/login/tenant-1/oauth2/v2.0/token",
+                 "grant_type=client_credentials&client_id=df-client&client_secret=s%26cret"
+                 "&scope=https%3A%2F%2Fapi.securitycenter.microsoft.com%2F.default",
+                 200, 3599, tok);
 }
 
 static void isolate_resolves_machine_posts_isolate_and_polls_to_succeeded(void **state)
