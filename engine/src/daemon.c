@@ -815,6 +815,21 @@ static int respond_op(struct xf_daemon *d, const struct xf_resp_request *rq,
     return 0;
 }
 
+/* Reads the optional body {"reason":...} into rq and hands rq to the response service. */
+static int respond_with_reason(struct xf_daemon *d, const struct xf_http_request *req,
+                               struct xf_http_response *resp, struct xf_resp_request *rq)
+{
+    json_t *body = NULL;
+    int rc;
+
+    if ((rc = body_object(req, resp, &body)) != 0)
+        return rc > 0 ? 0 : rc;
+    if ((rc = body_reason(body, resp, &rq->reason)) == 0)
+        rc = respond_op(d, rq, resp);
+    json_decref(body);
+    return rc > 0 ? 0 : rc;
+}
+
 static int h_host_action(const struct xf_http_request *req, struct xf_http_response *resp, void *ud,
                          enum xf_resp_op op)
 {
@@ -822,8 +837,6 @@ static int h_host_action(const struct xf_http_request *req, struct xf_http_respo
     const char *host = xf_http_param(req, "host");
     const char *idem = xf_http_header(req, "Idempotency-Key");
     struct xf_resp_request rq = {.op = op, .host = host, .idem_key = idem, .actor = req->actor};
-    json_t *body = NULL;
-    int rc;
 
     if (!host || !host[0] || strlen(host) >= sizeof(((struct xf_action *)0)->host))
         return xf_http_error(resp, 400, "bad_request", "the host name is empty or too long");
@@ -832,12 +845,7 @@ static int h_host_action(const struct xf_http_request *req, struct xf_http_respo
             return xf_http_error(resp, 400, "bad_request", "the host name has control bytes");
     if (idem && (!idem[0] || strlen(idem) > IDEM_KEY_MAX))
         return xf_http_error(resp, 400, "bad_request", "Idempotency-Key must be 1 to 128 bytes");
-    if ((rc = body_object(req, resp, &body)) != 0)
-        return rc > 0 ? 0 : rc;
-    if ((rc = body_reason(body, resp, &rq.reason)) == 0)
-        rc = respond_op(d, &rq, resp);
-    json_decref(body);
-    return rc > 0 ? 0 : rc;
+    return respond_with_reason(d, req, resp, &rq);
 }
 
 static int h_isolate(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)
@@ -856,15 +864,8 @@ static int h_action_decide(const struct xf_http_request *req, struct xf_http_res
     struct xf_daemon *d = ud;
     struct xf_resp_request rq = {
         .op = op, .action_id = xf_http_param(req, "id"), .actor = req->actor};
-    json_t *body = NULL;
-    int rc;
 
-    if ((rc = body_object(req, resp, &body)) != 0)
-        return rc > 0 ? 0 : rc;
-    if ((rc = body_reason(body, resp, &rq.reason)) == 0)
-        rc = respond_op(d, &rq, resp);
-    json_decref(body);
-    return rc > 0 ? 0 : rc;
+    return respond_with_reason(d, req, resp, &rq);
 }
 
 static int h_approve(const struct xf_http_request *req, struct xf_http_response *resp, void *ud)

@@ -192,6 +192,17 @@ void service_stop(struct fixture *fx)
     fx->r = NULL;
 }
 
+void send_critical_incident(struct fixture *fx, const char *id, const char *hosts_json)
+{
+    char json[512];
+
+    snprintf(json, sizeof(json),
+             "{\"id\":\"%s\",\"severity\":\"critical\",\"score\":95,\"hosts\":%s,"
+             "\"stages\":[\"execution\",\"c2\"]}",
+             id, hosts_json);
+    assert_int_equal(xf_response_incident(fx->r, json, strlen(json)), 0);
+}
+
 int get_action(struct fixture *fx, const char *id, struct xf_action *a)
 {
     struct xf_resp_request q = {.op = XF_RESP_GET, .action_id = id};

@@ -61,6 +61,8 @@ void make_action_id(enum xf_action_kind kind, const char *inc, const char *host,
 void service_stop(struct fixture *fx);
 /* The action as the service reports it; 0 when it answers 404. */
 int get_action(struct fixture *fx, const char *id, struct xf_action *a);
+/* Hands the service a critical incident (stages execution, c2) over hosts_json, a JSON array. */
+void send_critical_incident(struct fixture *fx, const char *id, const char *hosts_json);
 /* Waits (fx->wait_ms at most) for the action to reach want; fails the test otherwise. */
 void wait_state(struct fixture *fx, const char *id, enum xf_action_state want, struct xf_action *a);
 

@@ -85,13 +85,10 @@ static int teardown(void **state)
 
 static void incident(struct fixture *fx, const char *id, const char *host)
 {
-    char json[256];
+    char hosts[300];
 
-    snprintf(json, sizeof(json),
-             "{\"id\":\"%s\",\"severity\":\"critical\",\"score\":95,\"hosts\":[\"%s\"],"
-             "\"stages\":[\"execution\",\"c2\"]}",
-             id, host);
-    assert_int_equal(xf_response_incident(fx->r, json, strlen(json)), 0);
+    snprintf(hosts, sizeof(hosts), "[\"%s\"]", host);
+    send_critical_incident(fx, id, hosts);
 }
 
 /* The id of an action of the "hook" connector, as xf_action_make_id derives it. */

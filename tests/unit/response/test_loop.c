@@ -92,13 +92,7 @@ static int teardown(void **state)
 
 static void incident(struct fixture *fx, const char *id, const char *hosts_json)
 {
-    char json[256];
-
-    snprintf(json, sizeof(json),
-             "{\"id\":\"%s\",\"severity\":\"critical\",\"score\":95,\"hosts\":%s,"
-             "\"stages\":[\"execution\",\"c2\"]}",
-             id, hosts_json);
-    assert_int_equal(xf_response_incident(fx->r, json, strlen(json)), 0);
+    send_critical_incident(fx, id, hosts_json);
 }
 
 /* The policy's isolate action id for (incident, host). */
