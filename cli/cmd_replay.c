@@ -30,6 +30,8 @@ static void usage(FILE *out)
             "  -o, --format F        text|json (json: one incident per line)\n"
             "  -j, --threads N       decode threads (default: number of CPUs)\n"
             "      --sync            fsync every store commit\n"
+            "      --store-edges     with --db, also write every graph edge to the edges\n"
+            "                        column family (incidents carry their graph without it)\n"
             "      --no-progress     no progress bar even on a terminal\n"
             "  -q, --quiet           no summary line\n"
             "  -h, --help            this text\n\n"
@@ -71,6 +73,7 @@ int xf_cmd_replay(int argc, char **argv)
         {"format", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 'j'},
         {"sync", no_argument, NULL, 'S'},
+        {"store-edges", no_argument, NULL, 'E'},
         {"no-progress", no_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -126,6 +129,9 @@ int xf_cmd_replay(int argc, char **argv)
         }
         case 'S':
             opts.sync = 1;
+            break;
+        case 'E':
+            opts.store_edges = 1;
             break;
         case 'P':
             progress = 0;

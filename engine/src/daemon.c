@@ -1248,6 +1248,7 @@ int xf_daemon_create(const struct xf_config *cfg, struct xf_daemon **out)
         .links_path = d->cfg.links_path,
         .decode_threads = d->cfg.decode_threads,
         .sync = d->cfg.store_sync,
+        .store_edges = d->cfg.store_edges,
         .queue_batches = d->cfg.queue_batches,
         .lateness_ms = d->cfg.lateness_ms,
         .max_errors_shown = 1000,

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "xf/engine.h"
+#include "xf/store.h"
 
 #define SCENARIO XF_TEST_DATA "/emotet-outbreak.ecs.jsonl"
 #define SCENARIO_EXPECTED XF_TEST_DATA "/emotet-outbreak.expected.json"
@@ -38,10 +39,12 @@ static int collect(const struct xf_incident_view *inc, void *ud)
     return 0;
 }
 
-/* Replays files (optionally into db) with the given decode thread count. */
-static void replay(struct run *r, const char *const *files, size_t n, const char *db, int threads)
+/* Replays files (optionally into db) with the given decode thread count; edges: also store
+ * every graph edge. */
+static void replay_opts(struct run *r, const char *const *files, size_t n, const char *db,
+                        int threads, int edges)
 {
-    struct xf_engine_opts opts = {.db_path = db, .decode_threads = threads};
+    struct xf_engine_opts opts = {.db_path = db, .decode_threads = threads, .store_edges = edges};
     struct xf_engine *e = NULL;
     FILE *errf = tmpfile();
 
@@ -58,6 +61,11 @@ static void replay(struct run *r, const char *const *files, size_t n, const char
     size_t got = fread(r->errors, 1, sizeof r->errors - 1, errf);
     r->errors[got] = '\0';
     fclose(errf);
+}
+
+static void replay(struct run *r, const char *const *files, size_t n, const char *db, int threads)
+{
+    replay_opts(r, files, n, db, threads, 0);
 }
 
 static void run_close(struct run *r)
@@ -422,6 +430,53 @@ static void replay_into_a_db_twice_is_idempotent(void **state)
     run_close(&b);
 }
 
+static int count_edge(const struct xf_store_edge *e, void *ud)
+{
+    size_t *n = ud;
+
+    assert_non_null(e->from);
+    assert_non_null(e->to);
+    assert_non_null(e->relation);
+    (*n)++;
+    return 0;
+}
+
+static size_t stored_edges(const char *dir)
+{
+    struct xf_store_opts so = {.read_only = 1};
+    struct xf_store *st = NULL;
+    size_t n = 0;
+
+    assert_int_equal(xf_store_open(dir, &so, &st), 0);
+    assert_int_equal(xf_store_edges_scan(st, count_edge, &n), 0);
+    xf_store_close(st);
+    return n;
+}
+
+/* Edges go to the edges family only when asked for; the incidents are the same either way. */
+static void graph_edges_are_stored_only_with_store_edges(void **state)
+{
+    char plain[] = "/tmp/xf-db-XXXXXX", full[] = "/tmp/xf-db-XXXXXX";
+    const char *files[] = {SCENARIO};
+    struct run a, b;
+
+    assert_non_null(mkdtemp(plain));
+    assert_non_null(mkdtemp(full));
+    replay_opts(&a, files, 1, plain, 2, 0);
+    replay_opts(&b, files, 1, full, 2, 1);
+    assert_true(a.n_incidents > 0);
+    assert_int_equal(a.out.len, b.out.len);
+    assert_memory_equal(a.out.data, b.out.data, a.out.len);
+    assert_int_equal(stored_edges(plain), 0);
+    /* every edge the correlator made, in memory now or evicted since */
+    assert_true(stored_edges(full) >= b.stats.corr.edges);
+    assert_true(b.stats.corr.edges > 0);
+    rm_rf(plain);
+    rm_rf(full);
+    run_close(&a);
+    run_close(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +487,7 @@ int main(void)
         cmocka_unit_test(bad_records_are_reported_with_file_and_line_and_the_rest_is_processed),
         cmocka_unit_test(a_missing_file_is_reported_and_the_others_are_read),
         cmocka_unit_test(replay_into_a_db_twice_is_idempotent),
+        cmocka_unit_test(graph_edges_are_stored_only_with_store_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,7 @@ struct xf_config {
     /* store */
     char *store_path;
     int store_sync;
+    int store_edges;
     /* rules and correlation */
     char *rule_paths[XF_MAX_RULE_PATHS];
     size_t n_rule_paths;
