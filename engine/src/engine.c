@@ -654,8 +654,8 @@ static int checkpoint_mode(struct xf_engine *e, int sync)
         return xf_correlator_drain_edges(e->corr, discard_edge, NULL);
     if ((rc = commit_collect(e, 1)))
         return rc;
-    if ((rc = xf_correlator_drain_edges(e->corr, e->opts.store_edges ? on_edge : discard_edge,
-                                        e)) ||
+    if ((rc =
+             xf_correlator_drain_edges(e->corr, e->opts.store_edges ? on_edge : discard_edge, e)) ||
         (rc = xf_correlator_flush(e->corr, on_incident, on_incident_gone, e)))
         return rc;
     /* the daemon flushes dead letters and records Kafka offsets here, so they are durable
