@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev python3 unzip git
 librdkafka-dev libprotobuf-c-dev protobuf-c-compiler librocksdb-dev libuv1-dev
 libjansson-dev libyaml-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libpcre2-dev
-libxxhash-dev libcmocka-dev libzip-dev zlib1g-dev kcat graphviz"
+libxxhash-dev libcmocka-dev libzip-dev zlib1g-dev libjemalloc-dev kcat graphviz"
 
 missing=""
 for p in $PKGS; do
