@@ -318,6 +318,15 @@ struct iphost {
 
 struct inc_state;
 
+/* An input source (a Kafka partition) for the watermark: its newest event time, and when (in
+ * accepted events) it last delivered one. */
+struct wsrc {
+    uint64_t id;
+    xf_time_t max;
+    uint64_t last;  /* st.events after its newest event */
+    uint8_t active; /* counted in the watermark at the last recomputation */
+};
+
 struct xf_correlator {
     struct specs specs;
     const struct xf_ruleset *rules;
@@ -378,6 +387,14 @@ struct xf_correlator {
     int learned;    /* set when the map gained or changed an address */
 
     xf_time_t max_time;
+    /* The watermark is the smallest newest-time over the sources that delivered an event in
+     * the last idle_events accepted events, minus the lateness (see wm_update). */
+    struct wsrc *srcs;
+    uint32_t n_srcs, cap_srcs;
+    struct hmap src_idx; /* source id -> index in srcs */
+    uint32_t wm_src;     /* the source the watermark comes from (CORR_NONE: none yet) */
+    uint64_t wm_checked; /* st.events at the last recomputation */
+    uint64_t idle_events;
     xf_time_t last_sweep;
     uint64_t last_sweep_events; /* st.events at the last sweep */
     int dirty;

@@ -20,6 +20,10 @@
 
 #define DEFAULT_LATENESS_MS (10 * 60 * 1000LL)
 #define DEFAULT_IDLE_MS (24 * 3600 * 1000LL)
+#define DEFAULT_SOURCE_IDLE_EVENTS 100000u
+/* The watermark is recomputed over all sources at least this often (in accepted events), so
+ * a source that went quiet stops holding it back. */
+#define WM_RECHECK_EVENTS 4096u
 #define DEFAULT_HUB_CAP 50
 #define JLIST_MAX 64
 #define SWEEP_EVERY_MS (60 * 1000LL)
@@ -1268,6 +1272,9 @@ int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correla
      * links (a child that names a parent seen a while ago), beyond the lateness. */
     c->retention_ms = c->specs.max_window_ms + 3600 * 1000LL;
     c->max_time = INT64_MIN;
+    c->idle_events =
+        opts->source_idle_events ? opts->source_idle_events : DEFAULT_SOURCE_IDLE_EVENTS;
+    c->wm_src = CORR_NONE;
     c->last_sweep = INT64_MIN;
     c->gen = 1;
     c->st.watermark = INT64_MIN;
@@ -1280,7 +1287,7 @@ int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correla
     xf_buf_init(&c->kb2);
     if (!c->tenant || hmap_init(&c->node_idx, 1024) || hmap_init(&c->edge_idx, 1024) ||
         hmap_init(&c->seen, 1024) || hmap_init(&c->jidx, 256) || hmap_init(&c->ip_idx, 64) ||
-        hmap_init(&c->host_ips, 64)) {
+        hmap_init(&c->host_ips, 64) || hmap_init(&c->src_idx, 16)) {
         rc = XF_ENOMEM;
         goto fail;
     }
@@ -1344,6 +1351,8 @@ void xf_correlator_destroy(struct xf_correlator *c)
     hmap_close(&c->jidx);
     hmap_close(&c->ip_idx);
     hmap_close(&c->host_ips);
+    hmap_close(&c->src_idx);
+    xf_free(c->srcs);
     vals_close(&c->v1);
     vals_close(&c->v2);
     vals_close(&c->vl);
@@ -1364,7 +1373,70 @@ int xf_correlator_set_rules(struct xf_correlator *c, const struct xf_ruleset *ru
     return 0;
 }
 
-static int add(struct xf_correlator *c, const struct xf_event *ev, const struct given *matches)
+/* The watermark over all sources: the oldest newest-time among the active ones (those that
+ * delivered an event in the last idle_events accepted events) minus the lateness. */
+static void wm_recompute(struct xf_correlator *c)
+{
+    xf_time_t lo = INT64_MAX;
+    uint32_t arg = CORR_NONE;
+
+    for (uint32_t i = 0; i < c->n_srcs; i++) {
+        struct wsrc *s = &c->srcs[i];
+        s->active = c->st.events - s->last <= c->idle_events;
+        if (s->active && s->max < lo) {
+            lo = s->max;
+            arg = i;
+        }
+    }
+    c->wm_src = arg;
+    c->wm_checked = c->st.events;
+    if (arg != CORR_NONE)
+        c->st.watermark = lo - c->lateness_ms;
+}
+
+/* Records an accepted event of `source` and moves the watermark. It is recomputed only when
+ * it can change: a new source, the event of an inactive source or of the source it comes
+ * from that moved that source's newest time, and every WM_RECHECK_EVENTS events (sources
+ * going idle). With one source this is max time - lateness, as it always was. */
+static int wm_update(struct xf_correlator *c, const struct xf_event *ev, uint64_t source)
+{
+    uint64_t h = xf_hash64(&source, sizeof source), v;
+    size_t pos = hmap_first(&c->src_idx, h);
+    struct wsrc *s = NULL;
+    int again = 0;
+    uint32_t i = CORR_NONE;
+
+    while (hmap_next(&c->src_idx, h, &pos, &v))
+        if (c->srcs[v].id == source) {
+            i = (uint32_t)v;
+            break;
+        }
+    if (i == CORR_NONE) {
+        int rc = grow((void **)&c->srcs, &c->cap_srcs, (size_t)c->n_srcs + 1, sizeof(*c->srcs));
+        if (rc)
+            return rc;
+        if ((rc = hmap_put(&c->src_idx, h, c->n_srcs)))
+            return rc;
+        i = c->n_srcs++;
+        c->srcs[i] = (struct wsrc){.id = source, .max = ev->time};
+        again = 1;
+    }
+    s = &c->srcs[i];
+    s->last = c->st.events;
+    if (!s->active)
+        again = 1;
+    if (ev->time > s->max) {
+        s->max = ev->time;
+        if (i == c->wm_src)
+            again = 1;
+    }
+    if (again || c->st.events - c->wm_checked >= WM_RECHECK_EVENTS)
+        wm_recompute(c);
+    return 0;
+}
+
+static int add(struct xf_correlator *c, const struct xf_event *ev, const struct given *matches,
+               uint64_t source)
 {
     char hostkey[256] = "";
     uint64_t v;
@@ -1388,10 +1460,10 @@ static int add(struct xf_correlator *c, const struct xf_event *ev, const struct 
         return rc;
     }
     c->st.events++;
-    if (ev->time > c->max_time) {
+    if (ev->time > c->max_time)
         c->max_time = ev->time;
-        c->st.watermark = c->max_time - c->lateness_ms;
-    }
+    if ((rc = wm_update(c, ev, source)))
+        return rc;
     /* Maintenance (closing idle incidents, eviction) runs here, at points fixed by the input
      * sequence alone, never at the caller's flush: so a run, and a rebuild from the stored
      * events after a crash, make the same decisions whatever their flush cadence. */
@@ -1428,7 +1500,12 @@ static int add(struct xf_correlator *c, const struct xf_event *ev, const struct 
 
 int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev)
 {
-    return add(c, ev, NULL);
+    return add(c, ev, NULL, 0);
+}
+
+int xf_correlator_add_from(struct xf_correlator *c, const struct xf_event *ev, uint64_t source)
+{
+    return add(c, ev, NULL, source);
 }
 
 int xf_correlator_add_matched(struct xf_correlator *c, const struct xf_event *ev,
@@ -1438,7 +1515,7 @@ int xf_correlator_add_matched(struct xf_correlator *c, const struct xf_event *ev
 
     if (n && !matches)
         return XF_EINVAL;
-    return add(c, ev, &g);
+    return add(c, ev, &g, 0);
 }
 
 int xf_correlator_drain_edges(struct xf_correlator *c, xf_edge_cb cb, void *ud)

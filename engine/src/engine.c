@@ -84,6 +84,8 @@ struct queue {
 
 struct xf_engine {
     struct xf_engine_opts opts;
+    int32_t src_topic; /* record_source's cache: a topic index and its name's hash */
+    uint64_t src_topic_hash;
     struct xf_store *store;
     struct xf_store_batch *sbatch;
     struct xf_ruleset *rules;
@@ -697,7 +699,24 @@ static void report_error(struct xf_engine *e, const struct record_error *err)
         XF_WARN("more bad records follow; only counting them from now on");
 }
 
-static int consume_event(struct xf_engine *e, const struct xf_event *ev)
+/* The correlator's input source of a record: its Kafka topic and partition, stable across
+ * restarts and rebalances whatever the topics' order in the config; 0 for files. */
+static uint64_t record_source(struct xf_engine *e, const struct xf_pipe_meta *m)
+{
+    const struct xf_pipe_hooks *h = e->hooks;
+
+    if (m->topic < 0 || m->partition < 0 || !h || !h->topic_names || !h->topic_names[m->topic])
+        return 0;
+    if (m->topic != e->src_topic) {
+        const char *t = h->topic_names[m->topic];
+        e->src_topic = m->topic;
+        e->src_topic_hash = xf_hash64(t, strlen(t));
+    }
+    uint64_t s = xf_hash64_seed(&m->partition, sizeof m->partition, e->src_topic_hash);
+    return s ? s : 1;
+}
+
+static int consume_event(struct xf_engine *e, const struct xf_event *ev, uint64_t source)
 {
     int rc;
 
@@ -709,11 +728,11 @@ static int consume_event(struct xf_engine *e, const struct xf_event *ev)
             e->stats.duplicates++;
             return 0;
         }
-        rc = xf_store_batch_put_event(e->sbatch, ev);
+        rc = xf_store_batch_put_event_src(e->sbatch, ev, source);
         if (rc)
             return rc;
     }
-    rc = xf_correlator_add(e->corr, ev);
+    rc = xf_correlator_add_from(e->corr, ev, source);
     if (rc < 0)
         return rc;
     if (rc == 1)
@@ -752,7 +771,7 @@ static int consume_batch(struct xf_engine *e, struct batch *b)
         }
         e->stats.decoded++;
         e->stats.by_format[b->used[i]]++;
-        if ((rc = consume_event(e, &b->ev[i])))
+        if ((rc = consume_event(e, &b->ev[i], record_source(e, &b->meta[i]))))
             return rc;
     }
     e->uncommitted += b->n;
@@ -992,10 +1011,10 @@ int xf_engine_replay_files(struct xf_engine *e, const char *const *files, size_t
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
 
-static int rebuild_cb(const struct xf_event *ev, void *ud)
+static int rebuild_cb(const struct xf_event *ev, uint64_t source, void *ud)
 {
     struct xf_engine *e = ud;
-    int rc = xf_correlator_add(e->corr, ev);
+    int rc = xf_correlator_add_from(e->corr, ev, source);
 
     return rc < 0 ? rc : 0;
 }
@@ -1013,6 +1032,7 @@ int xf_engine_create(const struct xf_engine_opts *opts, struct xf_engine **out)
     if (!e)
         return XF_ENOMEM;
     e->opts = *opts;
+    e->src_topic = -1;
     xf_buf_init(&e->scratch);
 
     paths = opts->rule_paths;
@@ -1035,6 +1055,7 @@ int xf_engine_create(const struct xf_engine_opts *opts, struct xf_engine **out)
         .links_path = opts->links_path,
         .rules = e->rules,
         .lateness_ms = opts->lateness_ms,
+        .source_idle_events = opts->source_idle_events,
     };
     if ((rc = xf_correlator_create(&copts, &e->corr)))
         goto fail;
@@ -1051,7 +1072,7 @@ int xf_engine_create(const struct xf_engine_opts *opts, struct xf_engine **out)
             goto fail;
         }
         /* rebuild correlation state from what is durable */
-        if ((rc = xf_store_events_scan(e->store, rebuild_cb, e)))
+        if ((rc = xf_store_events_scan_src(e->store, rebuild_cb, e)))
             goto fail;
         if ((rc = checkpoint(e)))
             goto fail;

@@ -173,7 +173,7 @@ static uint64_t last_event_seq(struct xf_store *st)
     if (rocksdb_iter_valid(it)) {
         size_t klen = 0;
         const char *k = rocksdb_iter_key(it, &klen);
-        if (klen == 8)
+        if (klen >= 8)
             seq = get_be64((const unsigned char *)k);
     }
     rocksdb_iter_destroy(it);
@@ -369,7 +369,18 @@ static int check_schema(struct xf_store *st, int fresh)
         goto out;
     errno = 0;
     v = strtol(have, &end, 10);
-    if (errno || end == have || *end || v != XF_STORE_SCHEMA_VERSION) {
+    if (!errno && end != have && !*end && v == 1 && !st->read_only) {
+        /* version 1 differs only in lacking 16-byte events keys, which only this version
+         * writes: the upgrade is the new number */
+        char *err = NULL;
+        rocksdb_put_cf(st->db, st->wopts, st->cf[CF_META], SCHEMA_KEY, strlen(SCHEMA_KEY), want,
+                       strlen(want), &err);
+        rc = err ? rdb_error(err, "upgrading the schema version", st->path) : 0;
+        if (!rc)
+            XF_INFO("store %s: schema version 1 upgraded to %s", st->path, want);
+        goto out;
+    }
+    if (errno || end == have || *end || (v != XF_STORE_SCHEMA_VERSION && v != 1)) {
         XF_ERROR("store %s: schema version is '%s' but this build reads version %s; "
                  "use a new database directory or a matching xdrflow",
                  st->path, have, want);
@@ -629,7 +640,8 @@ static int batch_put(struct xf_store_batch *b, enum store_cf cf, const void *key
     return op_end(b, start, xf_buf_append(&b->ops, val, vlen));
 }
 
-int xf_store_batch_put_event(struct xf_store_batch *b, const struct xf_event *ev)
+int xf_store_batch_put_event_src(struct xf_store_batch *b, const struct xf_event *ev,
+                                 uint64_t source)
 {
     unsigned char key[16];
     size_t start;
@@ -641,9 +653,10 @@ int xf_store_batch_put_event(struct xf_store_batch *b, const struct xf_event *ev
     if ((rc = batch_put(b, CF_IDS, key, sizeof key, "", 0)))
         return rc;
     /* The events key is the arrival sequence number, which only the store knows: a
-     * placeholder here, filled in at commit. */
+     * placeholder here, filled in at commit; then the source, if any. */
     memset(key, 0, 8);
-    if ((rc = op_begin(b, CF_EVENTS, OP_PUT, key, 8, &start))) {
+    put_be64(key + 8, source);
+    if ((rc = op_begin(b, CF_EVENTS, OP_PUT, key, source ? 16 : 8, &start))) {
         /* keep the pair whole: drop the ids row just queued */
         b->ops.len -= OP_HDR + sizeof key;
         b->count--;
@@ -658,6 +671,11 @@ int xf_store_batch_put_event(struct xf_store_batch *b, const struct xf_event *ev
     b->count--; /* the ids row and the event row count as one write */
     b->nevents++;
     return 0;
+}
+
+int xf_store_batch_put_event(struct xf_store_batch *b, const struct xf_event *ev)
+{
+    return xf_store_batch_put_event_src(b, ev, 0);
 }
 
 /* Hash of the edge identity for its key; chaining seeds keeps ("ab","c") apart from ("a","bc")
@@ -777,7 +795,7 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
 
         memcpy(&klen, rec + 2, 4);
         memcpy(&vlen, rec + 6, 4);
-        if (rec[0] == CF_EVENTS && rec[1] == OP_PUT && klen == 8)
+        if (rec[0] == CF_EVENTS && rec[1] == OP_PUT && klen >= 8)
             put_be64((unsigned char *)rec + OP_HDR, seq++);
         if (rec[1] == OP_PUT)
             rocksdb_writebatch_put_cf(st->wb, cf, rec + OP_HDR, klen, rec + OP_HDR + klen, vlen);
@@ -840,6 +858,7 @@ static void log_bad_row(struct xf_store *st, enum store_cf cf, const char *k, si
 struct event_scan {
     struct xf_event ev;
     xf_store_event_cb cb;
+    xf_store_event_src_cb src_cb;
     void *ud;
 };
 
@@ -855,22 +874,36 @@ static int event_row(struct xf_store *st, const char *k, size_t klen, const char
         log_bad_row(st, CF_EVENTS, k, klen, xf_strerror(rc));
         return 0;
     }
+    if (es->src_cb)
+        return es->src_cb(&es->ev, klen == 16 ? get_be64((const unsigned char *)k + 8) : 0, es->ud);
     return es->cb(&es->ev, es->ud);
 }
 
-int xf_store_events_scan(struct xf_store *st, xf_store_event_cb cb, void *ud)
+static int events_scan(struct xf_store *st, xf_store_event_cb cb, xf_store_event_src_cb src_cb,
+                       void *ud)
 {
     struct event_scan es;
     int rc;
 
-    if (!st || !cb)
+    if (!st || (!cb && !src_cb))
         return XF_EINVAL;
     xf_event_init(&es.ev);
     es.cb = cb;
+    es.src_cb = src_cb;
     es.ud = ud;
     rc = scan_cf(st, CF_EVENTS, event_row, &es);
     xf_event_close(&es.ev);
     return rc;
+}
+
+int xf_store_events_scan(struct xf_store *st, xf_store_event_cb cb, void *ud)
+{
+    return events_scan(st, cb, NULL, ud);
+}
+
+int xf_store_events_scan_src(struct xf_store *st, xf_store_event_src_cb cb, void *ud)
+{
+    return events_scan(st, NULL, cb, ud);
 }
 
 /* Incidents and actions share this: a string key and a JSON value, handed out as C strings. */

@@ -74,12 +74,12 @@ class DevBroker:
 
 class Daemon:
     def __init__(self, tmp, broker, db, name="d", group="xdrflow", extra_yaml="",
-                 kafka_props=None):
+                 kafka_props=None, lateness="48h"):
         self.port = free_port()
         self.cfg = os.path.join(tmp, f"{name}.yaml")
         props = ", ".join(f'{k}: "{v}"' for k, v in (kafka_props or {}).items())
         with open(self.cfg, "w", encoding="utf-8") as f:
-            f.write("correlation: {lateness: 48h}\n"
+            f.write((f"correlation: {{lateness: {lateness}}}\n" if lateness else "") +
                     f"kafka: {{group: {group}, properties: {{{props}}}}}\n"
                     "log: {level: info}\n" + extra_yaml)
         self.log = open(os.path.join(tmp, f"{name}.log"), "a", encoding="utf-8")
@@ -161,6 +161,21 @@ def lines_by_host(tmp):
         result.append((host, path, len(recs)))
     assert sum(n for _, _, n in result) == EXPECT_RECORDS
     return result
+
+
+def ecs_process(eid, t_ms, host, guid, image, cmd, pguid, pimage):
+    """One Sysmon-style process start in ECS, as Winlogbeat ships it."""
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t_ms // 1000)) + f".{t_ms % 1000:03d}Z"
+    return json.dumps({
+        "@timestamp": ts,
+        "event": {"id": eid, "kind": "event", "category": ["process"], "type": ["start"],
+                  "code": "1", "provider": "Microsoft-Windows-Sysmon", "module": "sysmon"},
+        "host": {"name": host, "hostname": host.split(".")[0]},
+        "process": {"entity_id": guid, "executable": image, "name": image.rsplit("\\", 1)[-1],
+                    "command_line": cmd,
+                    "parent": {"entity_id": pguid, "executable": pimage,
+                               "name": pimage.rsplit("\\", 1)[-1]}},
+        "user": {"name": "alice", "domain": "CORP"}}) + "\n"
 
 
 def all_events_stored(db):
@@ -305,6 +320,47 @@ class DaemonTest(unittest.TestCase):
                                      xftest.run("replay", "--db", c, path).stderr).group(1))
                        for c in copies)
             self.assertGreaterEqual(held, n, f"records of {host} missing from both stores")
+
+    def test_a_partition_behind_another_keeps_its_joins_at_default_lateness(self):
+        """Partition 0 delivers a Word process, partition 1 then runs 3 h of event time ahead
+        (a backlog elsewhere), then partition 0 delivers the PowerShell that Word spawned. The
+        watermark follows the slowest partition, so Word is still in memory and the incident
+        holds its event; one global watermark (max time seen - 10 min) had evicted it."""
+        b = self.broker(partitions=2)
+        t0 = 1795251600000  # 2026-11-21T09:00:00Z
+        word, explorer = ("C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
+                          "C:\\Windows\\explorer.exe")
+        ps = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+        files = {}
+        for name, recs in {
+            "slow1": [ecs_process("word-ev", t0, "ws-slow.corp.example", "{11111111-0000-0000-0000-000000000001}",
+                                  word, "WINWORD.EXE /n invoice.docm",
+                                  "{11111111-0000-0000-0000-000000000000}", explorer)],
+            "fast": [ecs_process(f"bg-{i}", t0 + i * 10000, "ws-fast.corp.example",
+                                 f"{{22222222-0000-0000-0000-{i:012d}}}", "C:\\Tools\\agent.exe",
+                                 "agent.exe --poll", "{22222222-0000-0000-0000-999999999999}",
+                                 "C:\\Windows\\System32\\services.exe") for i in range(1100)],
+            "slow2": [ecs_process("ps-ev", t0 + 300000, "ws-slow.corp.example",
+                                  "{11111111-0000-0000-0000-000000000002}", ps,
+                                  "powershell.exe -nop -w hidden -enc SQBFAFgA",
+                                  "{11111111-0000-0000-0000-000000000001}", word)],
+        }.items():
+            files[name] = os.path.join(self.dir, f"{name}.jsonl")
+            with open(files[name], "w", encoding="utf-8") as f:
+                f.writelines(recs)
+        db = os.path.join(self.dir, "db")
+        d = self.daemon(b, db, lateness=None)
+        total = 0
+        for name, part, n in (("slow1", 0, 1), ("fast", 1, 1100), ("slow2", 0, 1)):
+            subprocess.run(["kcat", "-P", "-b", b.addr, "-t", "xdr.endpoint", "-p", str(part),
+                            "-l", files[name]], check=True, timeout=60)
+            total += n
+            wait_for(lambda: d.committed() == total, 60, f"{name} committed")
+        self.assertEqual(d.term(), 0)
+        incs = [json.loads(line) for line in incidents_json(db).splitlines()]
+        with_ps = [i for i in incs if '"ps-ev"' in json.dumps(i)]
+        self.assertEqual(len(with_ps), 1, incs)
+        self.assertIn('"word-ev"', json.dumps(with_ps[0]))
 
     def test_malformed_records_go_to_the_dead_letter_topic_with_a_reason(self):
         b = self.broker(partitions=1)

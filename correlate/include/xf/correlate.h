@@ -35,6 +35,9 @@ struct xf_correlate_opts {
     size_t hub_cap;                 /* links before a node becomes a hub; 0 = default (50) */
     int64_t incident_idle_ms;       /* event time without change before an incident closes
                                        and its nodes leave memory; 0 = default (24 h) */
+    uint64_t source_idle_events;    /* a source that delivered none of the last N accepted
+                                       events stops holding the watermark back (until its
+                                       next event); 0 = default (100,000) */
 };
 
 struct xf_correlator;
@@ -52,6 +55,15 @@ int xf_correlator_set_rules(struct xf_correlator *c, const struct xf_ruleset *ru
 /* Feeds one event (borrowed for the call). Returns 0, 1 when the event id was already seen
  * (nothing changes), or <0 on error. */
 int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev);
+
+/* The same for an event from input source `source` (an id the caller keeps stable across
+ * restarts, e.g. a hash of a Kafka topic and partition; xf_correlator_add is source 0). The
+ * watermark is the oldest of the sources' newest event times minus the lateness, over the
+ * sources that delivered an event in the last source_idle_events accepted events: one
+ * partition far behind the others (a backlog after a restart) holds eviction back instead of
+ * having its events arrive "late". Replaying the same events with the same sources in the
+ * same order gives the same result. */
+int xf_correlator_add_from(struct xf_correlator *c, const struct xf_event *ev, uint64_t source);
 
 /* The same, with the event's Sigma matches computed by the caller (xf_ruleset_match, say on
  * the decode threads, which may run in parallel) instead of by the correlator's ruleset,

@@ -58,6 +58,7 @@ struct xf_config {
     size_t n_rule_paths;
     char *links_path;
     int64_t lateness_ms;
+    int idle_partition_events; /* 0: the correlator's default */
     /* api */
     char *api_listen; /* "127.0.0.1:8080"; empty: no listener */
     struct xf_token_conf api_tokens[XF_MAX_TOKENS];

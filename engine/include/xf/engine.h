@@ -20,17 +20,18 @@ struct xf_engine_opts {
     const char *db_path;           /* NULL: no persistence (pure in-memory replay) */
     const char *const *rule_paths; /* NULL/0: the bundled pack */
     size_t n_rule_paths;
-    const char *links_path;  /* NULL: bundled */
-    enum xf_format format;   /* input format, AUTO by default */
-    int decode_threads;      /* 0: default (number of CPUs) */
-    int progress;            /* draw a progress bar on stderr */
-    FILE *errors;            /* where per-record errors go (NULL: log) */
-    size_t max_errors_shown; /* 0: 100; errors past this are only counted */
-    int sync;                /* fsync each store batch */
-    int queue_batches;       /* batches in flight (pool size); 0: 24 */
-    int64_t lateness_ms;     /* correlation lateness; 0: the correlator's default */
-    int store_edges;         /* also write every graph edge to the edges family (off: incidents
-                                carry their own graph; every edge costs ~1/4 of the CPU) */
+    const char *links_path;      /* NULL: bundled */
+    enum xf_format format;       /* input format, AUTO by default */
+    int decode_threads;          /* 0: default (number of CPUs) */
+    int progress;                /* draw a progress bar on stderr */
+    FILE *errors;                /* where per-record errors go (NULL: log) */
+    size_t max_errors_shown;     /* 0: 100; errors past this are only counted */
+    int sync;                    /* fsync each store batch */
+    int queue_batches;           /* batches in flight (pool size); 0: 24 */
+    int64_t lateness_ms;         /* correlation lateness; 0: the correlator's default */
+    uint64_t source_idle_events; /* see xf_correlate_opts; 0: the correlator's default */
+    int store_edges;             /* also write every graph edge to the edges family (off: incidents
+                                    carry their own graph; every edge costs ~1/4 of the CPU) */
 };
 
 struct xf_engine;

@@ -22,7 +22,9 @@
 #include "xf/event.h"
 
 /* Bump when a key layout or value encoding changes; open refuses a different version. */
-#define XF_STORE_SCHEMA_VERSION 1
+/* 2: an events key may carry the event's input source (16 bytes); version 1 databases (8-byte
+ * keys only) are read as they are and upgraded on the first writable open. */
+#define XF_STORE_SCHEMA_VERSION 2
 
 struct xf_store;
 struct xf_store_batch;
@@ -51,6 +53,11 @@ size_t xf_store_batch_count(const struct xf_store_batch *b);
 
 /* Queues writes into b (values copied). */
 int xf_store_batch_put_event(struct xf_store_batch *b, const struct xf_event *ev);
+/* The same for an event from input source `source` (a Kafka partition; 0 = none), which is
+ * stored with it and handed back by xf_store_events_scan_src: the correlator's per-source
+ * watermark needs it to rebuild exactly what the run computed. */
+int xf_store_batch_put_event_src(struct xf_store_batch *b, const struct xf_event *ev,
+                                 uint64_t source);
 /* An edge of the graph. key is what the edge was joined on. */
 struct xf_store_edge {
     const char *from; /* node key, "kind:entity" */
@@ -83,6 +90,9 @@ int xf_store_meta_get(struct xf_store *st, const char *key, char **val, size_t *
  * (that value is returned). The event is borrowed for the call. */
 typedef int (*xf_store_event_cb)(const struct xf_event *ev, void *ud);
 int xf_store_events_scan(struct xf_store *st, xf_store_event_cb cb, void *ud);
+/* The same with each event's source (0 for events stored without one). */
+typedef int (*xf_store_event_src_cb)(const struct xf_event *ev, uint64_t source, void *ud);
+int xf_store_events_scan_src(struct xf_store *st, xf_store_event_src_cb cb, void *ud);
 
 /* Incidents. get: 0 and *json (caller frees) / XF_ENOTFOUND. scan: every incident in id
  * order; id and json borrowed for the call (NUL-terminated). Both thread-safe (the API serves

@@ -494,6 +494,100 @@ static void test_node_touched_after_its_bucket_was_swept_survives(void **state)
     evs_free(&l);
 }
 
+/* ---- one watermark over several sources (Kafka partitions) ------------------------------ */
+
+static xf_time_t watermark(struct xf_correlator *c)
+{
+    struct xf_correlate_stats st;
+
+    xf_correlator_get_stats(c, &st);
+    return st.watermark;
+}
+
+static void add_tick_from(struct xf_correlator *c, struct xf_event *ev, uint64_t src, int i,
+                          xf_time_t t)
+{
+    char id[32];
+
+    xf_event_reset(ev);
+    ev->category = XF_CAT_PROCESS;
+    ev->time = t;
+    snprintf(id, sizeof(id), "s%llu-%d", (unsigned long long)src, i);
+    xf_event_set_id(ev, id);
+    xf_event_set(ev, XF_F_HOST, "clock", (size_t)-1);
+    assert_int_equal(xf_correlator_add_from(c, ev, src), 0);
+}
+
+static void test_watermark_follows_the_slowest_source_until_it_goes_idle(void **state)
+{
+    struct xf_correlate_opts o = {.links_path = XF_TEST_LINKS, .source_idle_events = 1000};
+    struct xf_correlator *c = NULL;
+    struct xf_event ev;
+    const xf_time_t late = 600 * SEC, ahead = T0 + 3 * 3600 * SEC;
+    (void)state;
+
+    assert_int_equal(xf_correlator_create(&o, &c), 0);
+    xf_event_init(&ev);
+    add_tick_from(c, &ev, 1, 0, ahead);
+    assert_true(watermark(c) == ahead - late);
+    add_tick_from(c, &ev, 2, 0, T0); /* a partition with a backlog joins */
+    assert_true(watermark(c) == T0 - late);
+    for (int i = 1; i <= 999; i++) /* still active: delivered within the last 1000 */
+        add_tick_from(c, &ev, 1, i, ahead + i * SEC);
+    assert_true(watermark(c) == T0 - late);
+    for (int i = 1000; i < 6000; i++) /* idle: seen at the next recomputation at the latest */
+        add_tick_from(c, &ev, 1, i, ahead + i * SEC);
+    assert_true(watermark(c) == ahead + 5999 * SEC - late);
+    add_tick_from(c, &ev, 2, 1, T0 + 60 * SEC); /* back: holds the watermark again */
+    assert_true(watermark(c) == T0 + 60 * SEC - late);
+    add_tick_from(c, &ev, 2, 2, T0 + 120 * SEC);
+    assert_true(watermark(c) == T0 + 120 * SEC - late);
+    xf_event_close(&ev);
+    xf_correlator_destroy(c);
+}
+
+/* A parent process seen on a partition that then falls 3 h behind another (a backlog after a
+ * restart), and an alert on its child: the incident still holds the parent's own event,
+ * because that partition holds the watermark back. Through one source (the old global
+ * watermark) the parent was evicted before the child came, and the incident only knows the
+ * parent by the child's naming of it. */
+static int parent_event_kept_after_backlog(int per_partition)
+{
+    struct xf_correlator *c = mkcorr(0);
+    struct evs l = {0};
+    struct xf_event ev;
+    struct out o = {0};
+    uint64_t slow = per_partition ? 2 : 0, fast = per_partition ? 1 : 0;
+    int kept;
+
+    xf_event_init(&ev);
+    proc(&l, "parent-ev", T0, "ws2", "{P}", "{X}", "C:\\p.exe", "C:\\x.exe", "p", "u");
+    proc(&l, "child-ev", T0 + 300 * SEC, "ws2", "{C}", "{P}", "C:\\c.exe", "C:\\p.exe", "c", "u");
+    alert(&l, "alert-ev", T0 + 301 * SEC, "ws2", "{C}", "Bad child");
+    assert_int_equal(xf_correlator_add_from(c, &l.e[0], slow), 0);
+    for (int i = 0; i < 1100; i++) /* the other partition: 3 h of ticks */
+        add_tick_from(c, &ev, fast, i, T0 + (xf_time_t)i * 10 * SEC);
+    assert_int_equal(xf_correlator_add_from(c, &l.e[1], slow), 0);
+    assert_int_equal(xf_correlator_add_from(c, &l.e[2], slow), 0);
+    assert_int_equal(xf_correlator_flush(c, NULL, NULL, NULL), 0);
+    assert_int_equal(xf_correlator_incidents(c, collect, &o), 0);
+    assert_int_equal(o.n, 1);
+    assert_non_null(strstr(o.json[0], "\"child-ev\""));
+    kept = strstr(o.json[0], "\"parent-ev\"") != NULL;
+    out_free(&o);
+    xf_event_close(&ev);
+    evs_free(&l);
+    xf_correlator_destroy(c);
+    return kept;
+}
+
+static void test_a_partition_behind_the_others_keeps_its_joins(void **state)
+{
+    (void)state;
+    assert_false(parent_event_kept_after_backlog(0));
+    assert_true(parent_event_kept_after_backlog(1));
+}
+
 static void test_join_entries_are_dropped_at_the_sweep_past_their_window(void **state)
 {
     struct evs l = {0};
@@ -758,6 +852,8 @@ int main(void)
         cmocka_unit_test(test_lateral_movement_makes_one_incident_across_hosts),
         cmocka_unit_test(test_old_background_nodes_are_evicted),
         cmocka_unit_test(test_untouched_node_is_evicted_at_the_sweep_past_its_retention),
+        cmocka_unit_test(test_watermark_follows_the_slowest_source_until_it_goes_idle),
+        cmocka_unit_test(test_a_partition_behind_the_others_keeps_its_joins),
         cmocka_unit_test(test_node_touched_after_its_bucket_was_swept_survives),
         cmocka_unit_test(test_join_entries_are_dropped_at_the_sweep_past_their_window),
         cmocka_unit_test(test_incident_json_has_documented_keys_and_content),

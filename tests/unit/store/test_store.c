@@ -384,7 +384,7 @@ static void test_meta_put_get_and_missing_key(void **state)
 
     assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
     assert_int_equal(xf_store_meta_get(st, "schema_version", &val, &len), 0);
-    assert_string_equal(val, "1");
+    assert_string_equal(val, "2");
     xf_free(val);
     assert_int_equal(xf_store_meta_get(st, "offset:xdr.endpoint:0", &val, &len), XF_ENOTFOUND);
     assert_int_equal(xf_store_batch_create(&b), 0);
@@ -417,6 +417,92 @@ static void test_schema_version_mismatch_gives_eschema(void **state)
     assert_null(st);
     assert_int_equal(xf_store_open(fx->db, &ro, &st), XF_ESCHEMA);
     assert_null(st);
+}
+
+struct sourced {
+    size_t n;
+    char id[MAX_SEEN][XF_EVENT_ID_MAX];
+    uint64_t source[MAX_SEEN];
+};
+
+static int collect_sourced(const struct xf_event *ev, uint64_t source, void *ud)
+{
+    struct sourced *s = ud;
+
+    assert_true(s->n < MAX_SEEN);
+    snprintf(s->id[s->n], sizeof s->id[0], "%s", ev->id);
+    s->source[s->n++] = source;
+    return 0;
+}
+
+static void set_schema(struct xf_store *st, const char *v)
+{
+    struct xf_store_batch *b = NULL;
+
+    assert_int_equal(xf_store_batch_create(&b), 0);
+    assert_int_equal(xf_store_batch_put_meta(b, "schema_version", v, strlen(v)), 0);
+    assert_int_equal(xf_store_batch_commit(st, b), 0);
+    xf_store_batch_destroy(b);
+}
+
+/* Events keep their input source, in arrival order with the ones stored without one (source 0,
+ * the only kind a version 1 database has); a version 1 database is read as it is and upgraded
+ * by the first writable open. */
+static void test_event_sources_round_trip_and_version_1_upgrades(void **state)
+{
+    struct fx *fx = *state;
+    struct xf_store *st = NULL;
+    struct xf_store_batch *b = NULL;
+    struct xf_store_opts ro = {.read_only = 1};
+    struct xf_event ev;
+    struct sourced got = {0};
+    struct seen plain;
+    char *val = NULL;
+    size_t len = 0;
+
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    put_events(st, (const char *[]){"old-1"}, (const xf_time_t[]){5}, 1);
+    set_schema(st, "1"); /* what a version 1 database holds: 8-byte events keys only */
+    xf_store_close(st);
+
+    assert_int_equal(xf_store_open(fx->db, &ro, &st), 0);
+    assert_int_equal(xf_store_meta_get(st, "schema_version", &val, &len), 0);
+    assert_string_equal(val, "1");
+    xf_free(val);
+    xf_store_close(st);
+
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    assert_int_equal(xf_store_meta_get(st, "schema_version", &val, &len), 0);
+    assert_string_equal(val, "2");
+    xf_free(val);
+    xf_event_init(&ev);
+    assert_int_equal(xf_store_batch_create(&b), 0);
+    make_event(&ev, "new-1", 7, "a");
+    assert_int_equal(xf_store_batch_put_event_src(b, &ev, 0x8000000000000001ull), 0);
+    make_event(&ev, "new-2", 6, "b");
+    assert_int_equal(xf_store_batch_put_event(b, &ev), 0);
+    make_event(&ev, "new-3", 9, "c");
+    assert_int_equal(xf_store_batch_put_event_src(b, &ev, 42), 0);
+    assert_int_equal(xf_store_batch_commit(st, b), 0);
+    xf_store_batch_destroy(b);
+    xf_event_close(&ev);
+    xf_store_close(st);
+
+    /* the sequence goes on after the newest row, whatever its key length */
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    put_events(st, (const char *[]){"new-4"}, (const xf_time_t[]){1}, 1);
+    assert_int_equal(xf_store_events_scan_src(st, collect_sourced, &got), 0);
+    assert_int_equal(got.n, 5);
+    const char *ids[] = {"old-1", "new-1", "new-2", "new-3", "new-4"};
+    const uint64_t srcs[] = {0, 0x8000000000000001ull, 0, 42, 0};
+    for (size_t i = 0; i < 5; i++) {
+        assert_string_equal(got.id[i], ids[i]);
+        assert_true(got.source[i] == srcs[i]);
+    }
+    scan_events(st, &plain);
+    assert_int_equal(plain.n, 5);
+    assert_string_equal(plain.cmd[3], "c");
+    xf_store_close(st);
 }
 
 static void test_read_only_open_reads_but_refuses_writes(void **state)
@@ -922,6 +1008,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_edges_round_trip_in_time_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_put_get_and_missing_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version_mismatch_gives_eschema, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_event_sources_round_trip_and_version_1_upgrades, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_read_only_open_reads_but_refuses_writes, setup,
                                         teardown),
