@@ -1275,6 +1275,7 @@ int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correla
     c->idle_events =
         opts->source_idle_events ? opts->source_idle_events : DEFAULT_SOURCE_IDLE_EVENTS;
     c->wm_src = CORR_NONE;
+    c->seen_floor = INT64_MIN;
     c->last_sweep = INT64_MIN;
     c->gen = 1;
     c->st.watermark = INT64_MIN;
@@ -1498,6 +1499,19 @@ static int add(struct xf_correlator *c, const struct xf_event *ev, const struct 
     return rc;
 }
 
+int xf_correlator_seen(const struct xf_correlator *c, const struct xf_event *ev)
+{
+    uint64_t v;
+    size_t pos;
+
+    if (!c || !ev)
+        return -1;
+    pos = hmap_first(&c->seen, ev->idhash);
+    if (hmap_next(&c->seen, ev->idhash, &pos, &v))
+        return 1;
+    return ev->time >= c->seen_floor ? 0 : -1;
+}
+
 int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev)
 {
     return add(c, ev, NULL, 0);
@@ -1682,6 +1696,8 @@ int corr_evict(struct xf_correlator *c)
      * rebuilds the evicted nodes anyway. */
     if ((rc = wheel_take(c, &c->seen_wheel, lim)))
         return rc;
+    if (lim > c->seen_floor) /* the watermark may move back; what was forgotten stays so */
+        c->seen_floor = lim;
     for (uint32_t k = 0; k < c->n_wtmp && rc == 0; k++) {
         const struct witem *it = &c->wtmp[k];
         if (it->t < lim)

@@ -721,7 +721,10 @@ static int consume_event(struct xf_engine *e, const struct xf_event *ev, uint64_
     int rc;
 
     if (e->store) {
-        rc = xf_store_event_exists(e->store, ev);
+        /* The correlator holds every stored event's id for as long as its dedup set covers
+         * that time (it is fed every event put here, and rebuilt from all of them): an id it
+         * does not know within that span is not stored, and the store lookup is skipped. */
+        rc = xf_correlator_seen(e->corr, ev) == 0 ? 0 : xf_store_event_exists(e->store, ev);
         if (rc < 0)
             return rc;
         if (rc == 1 || pending_check_add(e, ev)) {

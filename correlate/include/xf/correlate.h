@@ -56,6 +56,13 @@ int xf_correlator_set_rules(struct xf_correlator *c, const struct xf_ruleset *ru
  * (nothing changes), or <0 on error. */
 int xf_correlator_add(struct xf_correlator *c, const struct xf_event *ev);
 
+/* Whether the correlator knows this event's id: 1 it does (a duplicate, or the same id at
+ * another time), 0 it does not and it would if it had ever been fed an event with this id and
+ * this time (the dedup set still covers that time), -1 the time is older than what the dedup
+ * set remembers. A store that feeds the correlator every event it keeps (and rebuilds it from
+ * them) can skip its own lookup on 0. */
+int xf_correlator_seen(const struct xf_correlator *c, const struct xf_event *ev);
+
 /* The same for an event from input source `source` (an id the caller keeps stable across
  * restarts, e.g. a hash of a Kafka topic and partition; xf_correlator_add is source 0). The
  * watermark is the oldest of the sources' newest event times minus the lateness, over the

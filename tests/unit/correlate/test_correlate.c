@@ -468,6 +468,36 @@ static void test_untouched_node_is_evicted_at_the_sweep_past_its_retention(void 
     evs_free(&l);
 }
 
+/* What the engine's store relies on to skip its own lookup: an id the correlator does not know
+ * is new, unless its time is older than what the dedup set still covers. */
+static void test_seen_tells_known_new_and_too_old_to_tell(void **state)
+{
+    struct evs l = {0};
+    struct clock k = {.c = mkcorr(0)};
+    (void)state;
+
+    xf_event_init(&k.ev);
+    mk(&l, XF_CAT_PROCESS, "a1", T0, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}", END);
+    mk(&l, XF_CAT_PROCESS, "a1", T0 + SEC, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{A}", END);
+    mk(&l, XF_CAT_PROCESS, "b1", T0, XF_F_HOST, "ws1", XF_F_PROCESS_GUID, "{B}", END);
+    assert_int_equal(xf_correlator_seen(k.c, &l.e[2]), 0);
+    assert_int_equal(xf_correlator_add(k.c, &l.e[0]), 0);
+    assert_int_equal(xf_correlator_seen(k.c, &l.e[0]), 1);
+    assert_int_equal(xf_correlator_seen(k.c, &l.e[1]), 1); /* same id, another time */
+    assert_int_equal(xf_correlator_seen(k.c, &l.e[2]), 0);
+    /* the sweep at tick 786 forgets ids from before T0 + 10 s * 786 - 600 s - 2 h */
+    assert_int_equal(ticks_until_nodes(&k, 1, 786, 0), 786);
+    assert_int_equal(xf_correlator_seen(k.c, &l.e[0]), -1);
+    assert_int_equal(xf_correlator_seen(k.c, &l.e[2]), -1);
+    assert_int_equal(xf_correlator_seen(k.c, &k.ev), 1); /* the last tick */
+    k.ev.time += SEC;
+    xf_event_set_id(&k.ev, "new-after-the-sweep");
+    assert_int_equal(xf_correlator_seen(k.c, &k.ev), 0);
+    xf_event_close(&k.ev);
+    xf_correlator_destroy(k.c);
+    evs_free(&l);
+}
+
 static void test_node_touched_after_its_bucket_was_swept_survives(void **state)
 {
     struct evs l = {0};
@@ -852,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_lateral_movement_makes_one_incident_across_hosts),
         cmocka_unit_test(test_old_background_nodes_are_evicted),
         cmocka_unit_test(test_untouched_node_is_evicted_at_the_sweep_past_its_retention),
+        cmocka_unit_test(test_seen_tells_known_new_and_too_old_to_tell),
         cmocka_unit_test(test_watermark_follows_the_slowest_source_until_it_goes_idle),
         cmocka_unit_test(test_a_partition_behind_the_others_keeps_its_joins),
         cmocka_unit_test(test_node_touched_after_its_bucket_was_swept_survives),
