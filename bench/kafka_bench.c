@@ -174,6 +174,28 @@ static double peak_rss_mb(long pid)
     return mb;
 }
 
+/* User + system CPU seconds pid has used so far (all its threads), or -1. */
+static double cpu_seconds(long pid)
+{
+    char path[64], buf[1024];
+    unsigned long ut = 0, st = 0;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* after the command name in parentheses (which may hold spaces): state is field 3,
+     * utime and stime are fields 14 and 15 */
+    const char *p = strrchr(buf, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- raw ----------------------------------------------------------------------------------- */
 
 static int cmd_raw(const char *bs, const char *topic, uint64_t n)
@@ -230,7 +252,7 @@ static int cmd_wait(const char *api, const char *topic, uint64_t n, long pid, do
     char *text = NULL;
     size_t cap = 0;
     struct scrape *s = calloc(1, sizeof *s);
-    double t0 = now_s(), t_first = 0, t_done = 0, rss = -1;
+    double t0 = now_s(), t_first = 0, t_done = 0, rss = -1, cpu0 = -1, cpu = -1;
     int status = 1;
 
     if (!s || split_hostport(api, host, sizeof host, &port))
@@ -247,8 +269,10 @@ static int cmd_wait(const char *api, const char *topic, uint64_t n, long pid, do
             parse_scrape(text, topic, s);
             for (size_t i = 0; i < MAX_PARTS; i++)
                 sum += s->committed[i] > 0 ? (uint64_t)s->committed[i] : 0;
-            if (!t_first && s->records_in > 0)
+            if (!t_first && s->records_in > 0) {
                 t_first = now_s();
+                cpu0 = pid > 0 ? cpu_seconds(pid) : -1;
+            }
             if (sum >= n) {
                 t_done = now_s();
                 break;
@@ -265,14 +289,20 @@ static int cmd_wait(const char *api, const char *topic, uint64_t n, long pid, do
         double r = peak_rss_mb(pid);
         if (r > rss)
             rss = r;
+        cpu = cpu_seconds(pid);
     }
+    /* CPU the daemon spent from its first record to the last one durable, per record: the
+     * figure a machine shared with the broker and the producer changes least */
     printf("daemon_end_to_end records=%" PRIu64 " seconds=%.2f rate=%.0f "
            "from_first_record_seconds=%.2f rate_from_first=%.0f peak_rss_mb=%.1f "
+           "cpu_seconds=%.2f cpu_us_per_record=%.1f "
            "records_in=%.0f events_written=%.0f duplicates=%.0f decode_errors=%.0f "
            "dead_letters=%.0f offset_gaps=%.0f incidents=%.0f detections=%.0f pauses=%.0f\n",
            n, t_done - t0, (double)n / (t_done - t0), t_done - t_first,
-           (double)n / (t_done - t_first), rss, s->records_in, s->written, s->duplicates,
-           s->decode_errors, s->dead, s->gaps, s->incidents, s->detections, s->pauses);
+           (double)n / (t_done - t_first), rss, cpu >= 0 && cpu0 >= 0 ? cpu - cpu0 : -1.0,
+           cpu >= 0 && cpu0 >= 0 ? (cpu - cpu0) * 1e6 / (double)n : -1.0, s->records_in, s->written,
+           s->duplicates, s->decode_errors, s->dead, s->gaps, s->incidents, s->detections,
+           s->pauses);
     status = s->gaps == 0 ? 0 : 1;
 out:
     free(text);
