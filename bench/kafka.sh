@@ -253,7 +253,8 @@ lat_row() {
     echo "    p50 $(get "$2" p50_ms) ms, p90 $(get "$2" p90_ms) ms, p99 $(get "$2" p99_ms) ms," \
         "max $(get "$2" max_ms) ms; first chain $(get "$2" first_chain_ms) ms, last" \
         "$(get "$2" last_chain_ms) ms; daemon: pauses $(get "$2" pauses_total), offset gaps" \
-        "$(get "$2" offset_gaps_total), peak RSS $(get "$2" daemon_peak_rss_mb) MB"
+        "$(get "$2" offset_gaps_total), peak RSS $(get "$2" daemon_peak_rss_mb) MB;" \
+        "/metrics scraped every $(get "$2" scrape_ms) ms (the resolution)"
 }
 lat_row "default config" "$lat_line"
 lat_row "queue_batches $qb" "$latq_line"

@@ -10,7 +10,7 @@
  *       graph updates and the incidents they changed are in RocksDB), then prints the rates and
  *       the daemon's peak RSS (VmHWM of PID).
  *   xf-bench-kafka latency --brokers B --topic T --partitions P --api HOST:PORT
- *                          [--rate R] [--seconds S] [--timeout S] FILE.pb
+ *                          [--rate R] [--seconds S] [--timeout S] [--scrape-ms M] FILE.pb
  *       sends the proto workload at a steady R records/s into T (keyed by host, partition
  *       chosen here) while a daemon consumes it, and reports event-to-incident latency per
  *       attack chain (see below); a chain not durable --timeout s (default 180) after the last
@@ -336,6 +336,7 @@ struct lat {
     int port;
     const char *topic;
     uint64_t scrapes, failed;
+    int scrape_ms;
 };
 
 static void on_delivery(const char *topic, int32_t partition, int64_t offset, int err, void *ud)
@@ -363,7 +364,9 @@ static void on_delivery(const char *topic, int32_t partition, int64_t offset, in
     pthread_mutex_unlock(&l->mu);
 }
 
-/* The scraping thread: every ~10 ms, marks the chains whose records are all committed. */
+/* The scraping thread: every scrape_ms (default 50), marks the chains whose records are all
+ * committed. Each scrape makes the daemon render /metrics (hundreds of partitions), so a
+ * tight interval loads the very thing measured: 10 ms took ~10 % of a CPU on this VM. */
 static void *scraper(void *ud)
 {
     struct lat *l = ud;
@@ -399,7 +402,7 @@ static void *scraper(void *ud)
             }
             pthread_mutex_unlock(&l->mu);
         }
-        usleep(10000);
+        usleep((useconds_t)l->scrape_ms * 1000);
     }
     free(text);
     free(s);
@@ -414,7 +417,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 static int cmd_latency(const char *bs, const char *topic, int parts, const char *api, double rate,
-                       double seconds, double wait_s, const char *file)
+                       double seconds, double wait_s, int scrape_ms, const char *file)
 {
     struct lat *l = calloc(1, sizeof *l);
     struct xf_kafka_producer *p = NULL;
@@ -436,6 +439,7 @@ static int cmd_latency(const char *bs, const char *topic, int parts, const char 
     pthread_mutex_init(&l->mu, NULL);
     l->parts = parts;
     l->topic = topic;
+    l->scrape_ms = scrape_ms;
     if (xf_kafka_producer_create(bs, NULL, 0, &p) < 0 || xf_reader_open(file, XF_FMT_PROTO, &r) < 0)
         goto out;
     xf_kafka_producer_on_delivery(p, on_delivery, l);
@@ -530,12 +534,12 @@ static int cmd_latency(const char *bs, const char *topic, int parts, const char 
         qsort(lat, n_lat, sizeof *lat, cmp_double);
         printf("latency records=%" PRIu64 " seconds=%.2f rate=%.0f chains=%zu measured=%zu "
                "p50_ms=%.0f p90_ms=%.0f p99_ms=%.0f max_ms=%.0f min_ms=%.0f first_chain_ms=%.0f "
-               "last_chain_ms=%.0f scrapes=%" PRIu64 " send_behind_max_ms=%.1f "
+               "last_chain_ms=%.0f scrapes=%" PRIu64 " scrape_ms=%d send_behind_max_ms=%.1f "
                "delivered=%" PRIu64 " failed=%" PRIu64 " censored=%zu\n",
                n, t_end - t0, (double)n / (t_end - t0), l->n_chains, n_lat, lat[(n_lat - 1) / 2],
                lat[(size_t)((double)(n_lat - 1) * 0.90)], lat[(size_t)((double)(n_lat - 1) * 0.99)],
-               lat[n_lat - 1], lat[0], first, last, l->scrapes, lag_max * 1000, ps.delivered,
-               ps.failed, censored);
+               lat[n_lat - 1], lat[0], first, last, l->scrapes, l->scrape_ms, lag_max * 1000,
+               ps.delivered, ps.failed, censored);
     }
     status = censored == 0 && n_lat > 0 && ps.failed == 0 ? 0 : 1;
 out:
@@ -558,16 +562,22 @@ out:
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"brokers", required_argument, NULL, 'b'},    {"topic", required_argument, NULL, 't'},
-        {"records", required_argument, NULL, 'n'},    {"api", required_argument, NULL, 'a'},
-        {"pid", required_argument, NULL, 'P'},        {"timeout", required_argument, NULL, 'T'},
-        {"partitions", required_argument, NULL, 'p'}, {"rate", required_argument, NULL, 'r'},
-        {"seconds", required_argument, NULL, 's'},    {NULL, 0, NULL, 0},
+        {"brokers", required_argument, NULL, 'b'},
+        {"topic", required_argument, NULL, 't'},
+        {"records", required_argument, NULL, 'n'},
+        {"api", required_argument, NULL, 'a'},
+        {"pid", required_argument, NULL, 'P'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"partitions", required_argument, NULL, 'p'},
+        {"rate", required_argument, NULL, 'r'},
+        {"seconds", required_argument, NULL, 's'},
+        {"scrape-ms", required_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0},
     };
     const char *bs = NULL, *topic = NULL, *api = NULL, *cmd;
     uint64_t n = 0;
     long pid = 0;
-    int parts = 0, opt;
+    int parts = 0, opt, scrape_ms = 50;
     double timeout = -1, rate = 50000, seconds = 60;
 
     if (argc < 2) {
@@ -577,7 +587,7 @@ int main(int argc, char **argv)
     }
     cmd = argv[1];
     optind = 2;
-    while ((opt = getopt_long(argc, argv, "b:t:n:a:P:T:p:r:s:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "b:t:n:a:P:T:p:r:s:S:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'b':
             bs = optarg;
@@ -606,6 +616,11 @@ int main(int argc, char **argv)
         case 's':
             seconds = strtod(optarg, NULL);
             break;
+        case 'S':
+            scrape_ms = (int)strtol(optarg, NULL, 10);
+            if (scrape_ms < 1 || scrape_ms > 10000)
+                return 2;
+            break;
         default:
             return 2;
         }
@@ -618,7 +633,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "latency") == 0 && bs && topic && api && parts > 0 && optind < argc &&
         rate > 0 && seconds > 0)
         return cmd_latency(bs, topic, parts, api, rate, seconds, timeout > 0 ? timeout : 180,
-                           argv[optind]);
+                           scrape_ms, argv[optind]);
     fprintf(stderr, "xf-bench-kafka: bad arguments for '%s'\n", cmd);
     return 2;
 }
