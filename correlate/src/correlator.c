@@ -1381,9 +1381,12 @@ static void wm_recompute(struct xf_correlator *c)
     xf_time_t lo = INT64_MAX;
     uint32_t arg = CORR_NONE;
 
+    c->st.sources = c->n_srcs;
+    c->st.sources_active = 0;
     for (uint32_t i = 0; i < c->n_srcs; i++) {
         struct wsrc *s = &c->srcs[i];
         s->active = c->st.events - s->last <= c->idle_events;
+        c->st.sources_active += s->active;
         if (s->active && s->max < lo) {
             lo = s->max;
             arg = i;

@@ -695,6 +695,18 @@ static int metrics_write(struct xf_daemon *d, struct xf_buf *b)
     rc |= xf_prom_metric(b, "xdrflow_correlation_evicted_total", "counter",
                          "Nodes and join entries dropped behind the watermark.",
                          (double)s.eng.corr.evicted);
+    rc |= xf_prom_metric(b, "xdrflow_correlation_watermark_seconds", "gauge",
+                         "Event time (Unix seconds) behind which state may be evicted: the "
+                         "slowest active partition's newest event minus the lateness (-1 none "
+                         "yet).",
+                         s.eng.corr.watermark == INT64_MIN ? -1.0
+                                                           : (double)s.eng.corr.watermark / 1000.0);
+    rc |= xf_prom_metric(b, "xdrflow_correlation_partitions", "gauge",
+                         "Partitions the watermark has seen events from.",
+                         (double)s.eng.corr.sources);
+    rc |= xf_prom_metric(b, "xdrflow_correlation_partitions_active", "gauge",
+                         "Of those, the ones holding the watermark (not idle).",
+                         (double)s.eng.corr.sources_active);
     rc |= xf_prom_metric(b, "xdrflow_incidents", "gauge", "Incidents currently open.",
                          (double)s.eng.corr.incidents);
     rc |= xf_prom_metric(b, "xdrflow_detections_total", "counter", "Rule and alert detections.",

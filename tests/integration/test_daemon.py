@@ -356,6 +356,11 @@ class DaemonTest(unittest.TestCase):
                             "-l", files[name]], check=True, timeout=60)
             total += n
             wait_for(lambda: d.committed() == total, 60, f"{name} committed")
+        m = d.metrics()
+        self.assertEqual(m.get("xdrflow_correlation_partitions"), 2)
+        self.assertEqual(m.get("xdrflow_correlation_partitions_active"), 2)
+        # the slow partition's newest event (t0 + 5 min) minus the 10 min lateness
+        self.assertEqual(m.get("xdrflow_correlation_watermark_seconds"), (t0 - 300000) / 1000)
         self.assertEqual(d.term(), 0)
         incs = [json.loads(line) for line in incidents_json(db).splitlines()]
         with_ps = [i for i in incs if '"ps-ev"' in json.dumps(i)]

@@ -127,6 +127,8 @@ struct xf_correlate_stats {
     uint64_t detections;
     uint64_t incidents;
     xf_time_t watermark;
+    uint64_t sources;        /* input sources (Kafka partitions) the watermark has seen */
+    uint64_t sources_active; /* of those, the ones it followed at its last recomputation */
 };
 void xf_correlator_get_stats(const struct xf_correlator *c, struct xf_correlate_stats *out);
 
