@@ -48,6 +48,9 @@
 #ifndef XF_DEMO_DATA
 #define XF_DEMO_DATA "tests/data/emotet-outbreak.ecs.jsonl"
 #endif
+#ifndef XF_DEMO_DATA_INSTALLED
+#define XF_DEMO_DATA_INSTALLED NULL
+#endif
 
 static void usage(FILE *out)
 {
@@ -523,9 +526,8 @@ int xf_cmd_demo(int argc, char **argv)
             return 2;
         }
     }
-    if (!input)
-        input =
-            access(XF_DEMO_DATA, R_OK) == 0 ? XF_DEMO_DATA : "tests/data/emotet-outbreak.ecs.jsonl";
+    if (!input) /* the source tree's recording, else the installed one */
+        input = xf_data_path(XF_DEMO_DATA, XF_DEMO_DATA_INSTALLED);
     if (xf_config_init(&cfg))
         return 1;
     xf_buf_init(&yaml);

@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xf/core.h"
 
@@ -40,6 +41,13 @@ const char *xf_path_basename(const char *s)
         if (*p == '\\' || *p == '/')
             b = p + 1;
     return b;
+}
+
+const char *xf_data_path(const char *built, const char *installed)
+{
+    if (access(built, R_OK) == 0 || !installed || access(installed, R_OK) != 0)
+        return built;
+    return installed;
 }
 
 int xf_utf8_valid(const char *s, size_t len)

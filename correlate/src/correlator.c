@@ -1259,7 +1259,11 @@ int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correla
     if (!path)
         path = getenv("XDRFLOW_LINKS");
     if (!path)
+#ifdef XF_LINKS_PATH_INSTALLED
+        path = xf_data_path(XF_LINKS_PATH, XF_LINKS_PATH_INSTALLED);
+#else
         path = XF_LINKS_PATH;
+#endif
     rc = corr_specs_load_file(path, &c->specs);
     if (rc)
         goto fail;

@@ -40,7 +40,11 @@ const char *xf_rules_default_dir(void)
 
     if (env && *env)
         return env;
+#ifdef XF_RULES_DIR_INSTALLED
+    return xf_data_path(XF_RULES_DIR, XF_RULES_DIR_INSTALLED);
+#else
     return XF_RULES_DIR;
+#endif
 }
 
 /* ---- errors -------------------------------------------------------------------------------- */

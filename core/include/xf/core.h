@@ -130,6 +130,11 @@ int xf_strncaseeq(const char *a, const char *b, size_t n);
 void xf_str_lower(char *s);
 /* Returns the last path component after '\\' or '/' (borrowed pointer into s). */
 const char *xf_path_basename(const char *s);
+/* A bundled data file or directory (Sigma pack, join specs, demo recording): the source
+ * tree's copy when it is there (a build run in place), else the installed one (`cmake
+ * --install`, packages, the container image). Returns `built` when neither can be read, so
+ * an error names the first place looked at. `installed` may be NULL. */
+const char *xf_data_path(const char *built, const char *installed);
 /* Checks that s[0..len) is valid UTF-8. Returns 1 if valid. */
 int xf_utf8_valid(const char *s, size_t len);
 
