@@ -1456,6 +1456,16 @@ static int add(struct xf_correlator *c, const struct xf_event *ev, const struct 
         return XF_EINVAL;
     pos = hmap_first(&c->seen, ev->idhash);
     while (hmap_next(&c->seen, ev->idhash, &pos, &v)) {
+        /* The same id at a later time is turned away here, but a store keyed by (time, id)
+         * keeps it: remember the id until that later time is swept too, so that
+         * xf_correlator_seen knows every stored copy (the sweep's item for the earlier time
+         * then deletes nothing). */
+        if ((xf_time_t)v < ev->time) {
+            hmap_del(&c->seen, ev->idhash, v);
+            if ((rc = hmap_put(&c->seen, ev->idhash, (uint64_t)ev->time)) ||
+                (rc = wheel_push(&c->seen_wheel, ev->time, ev->idhash, ev->time)))
+                return rc;
+        }
         c->st.duplicates++;
         return 1;
     }
