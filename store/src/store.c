@@ -60,6 +60,7 @@ struct xf_store {
     rocksdb_options_t *opts;
     rocksdb_cache_t *cache;
     rocksdb_column_family_handle_t *cf[CF__COUNT];
+    int schema; /* the database's schema version (1 until a 16-byte events key is written) */
     rocksdb_writeoptions_t *wopts;
     rocksdb_writeoptions_t *action_wopts; /* always sync: an outbox transition is durable */
     /* Read options are set at open and never changed after, so readers on other threads
@@ -358,6 +359,7 @@ static int check_schema(struct xf_store *st, int fresh)
         rocksdb_put_cf(st->db, st->wopts, st->cf[CF_META], SCHEMA_KEY, strlen(SCHEMA_KEY), want,
                        strlen(want), &err);
         rc = err ? rdb_error(err, "writing schema version", st->path) : 0;
+        st->schema = XF_STORE_SCHEMA_VERSION;
         goto out;
     }
     if (rc == XF_ENOTFOUND) {
@@ -369,17 +371,9 @@ static int check_schema(struct xf_store *st, int fresh)
         goto out;
     errno = 0;
     v = strtol(have, &end, 10);
-    if (!errno && end != have && !*end && v == 1 && !st->read_only) {
-        /* version 1 differs only in lacking 16-byte events keys, which only this version
-         * writes: the upgrade is the new number */
-        char *err = NULL;
-        rocksdb_put_cf(st->db, st->wopts, st->cf[CF_META], SCHEMA_KEY, strlen(SCHEMA_KEY), want,
-                       strlen(want), &err);
-        rc = err ? rdb_error(err, "upgrading the schema version", st->path) : 0;
-        if (!rc)
-            XF_INFO("store %s: schema version 1 upgraded to %s", st->path, want);
-        goto out;
-    }
+    /* Version 1 differs only in lacking 16-byte events keys: it is read as it is, and the
+     * commit that first writes such a key also sets version 2 (so an older xdrflow keeps
+     * working on a database until then, and refuses it after). */
     if (errno || end == have || *end || (v != XF_STORE_SCHEMA_VERSION && v != 1)) {
         XF_ERROR("store %s: schema version is '%s' but this build reads version %s; "
                  "use a new database directory or a matching xdrflow",
@@ -387,6 +381,7 @@ static int check_schema(struct xf_store *st, int fresh)
         rc = XF_ESCHEMA;
         goto out;
     }
+    st->schema = (int)v;
     rc = 0;
 out:
     xf_free(have);
@@ -786,6 +781,7 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
         return XF_ESTORE;
     }
     uint64_t seq = st->next_seq;
+    int upgrade = 0;
     rocksdb_writebatch_clear(st->wb);
     while (pos < b->ops.len) {
         char *rec = b->ops.data + pos;
@@ -797,17 +793,30 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
         memcpy(&vlen, rec + 6, 4);
         if (rec[0] == CF_EVENTS && rec[1] == OP_PUT && klen >= 8)
             put_be64((unsigned char *)rec + OP_HDR, seq++);
+        if (rec[0] == CF_EVENTS && klen == 16 && st->schema < 2)
+            upgrade = 1;
         if (rec[1] == OP_PUT)
             rocksdb_writebatch_put_cf(st->wb, cf, rec + OP_HDR, klen, rec + OP_HDR + klen, vlen);
         else
             rocksdb_writebatch_delete_cf(st->wb, cf, rec + OP_HDR, klen);
         pos += OP_HDR + (size_t)klen + vlen;
     }
+    if (upgrade) {
+        char want[24];
+        snprintf(want, sizeof want, "%d", XF_STORE_SCHEMA_VERSION);
+        rocksdb_writebatch_put_cf(st->wb, st->cf[CF_META], SCHEMA_KEY, strlen(SCHEMA_KEY), want,
+                                  strlen(want));
+    }
     rocksdb_write(st->db, st->wopts, st->wb, &err);
     rocksdb_writebatch_clear(st->wb);
     /* On failure the batch is kept, so the caller may retry it as a whole. */
     if (err)
         return rdb_error(err, "batch commit", st->path);
+    if (upgrade) {
+        XF_INFO("store %s: schema version %d -> %d (events keys with a source)", st->path,
+                st->schema, XF_STORE_SCHEMA_VERSION);
+        st->schema = XF_STORE_SCHEMA_VERSION;
+    }
     st->events_written += b->nevents;
     st->next_seq = seq;
     xf_store_batch_clear(b);

@@ -23,7 +23,7 @@
 
 /* Bump when a key layout or value encoding changes; open refuses a different version. */
 /* 2: an events key may carry the event's input source (16 bytes); version 1 databases (8-byte
- * keys only) are read as they are and upgraded on the first writable open. */
+ * keys only) are read as they are and become version 2 with the first such key written. */
 #define XF_STORE_SCHEMA_VERSION 2
 
 struct xf_store;
