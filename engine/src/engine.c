@@ -982,10 +982,11 @@ int xf_pipe_run(struct xf_engine *e, const struct xf_pipe_hooks *h)
         pthread_join(workers[i], NULL);
     if (!rc && e->fatal)
         rc = e->fatal;
+    /* After a failure nothing more is committed: a commit now would carry offsets past the
+     * records of a batch whose commit failed, and they would never be read again. What was
+     * not durable is re-read from Kafka (or the files are replayed) next time. */
     if (!rc)
         rc = checkpoint(e);
-    else
-        checkpoint(e);
     writer_stop(e);
 out_free:
     e->hooks = NULL;
