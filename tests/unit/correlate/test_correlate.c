@@ -548,12 +548,22 @@ static void add_tick_from(struct xf_correlator *c, struct xf_event *ev, uint64_t
     assert_int_equal(xf_correlator_add_from(c, ev, src), 0);
 }
 
+static uint64_t active_sources(struct xf_correlator *c)
+{
+    struct xf_correlate_stats st;
+
+    xf_correlator_get_stats(c, &st);
+    return st.sources_active;
+}
+
 static void test_watermark_follows_the_slowest_source_until_it_goes_idle(void **state)
 {
-    struct xf_correlate_opts o = {.links_path = XF_TEST_LINKS, .source_idle_events = 1000};
+    /* idle after 5,000 events from others; the watermark is recomputed every 4,096 */
+    struct xf_correlate_opts o = {.links_path = XF_TEST_LINKS, .source_idle_events = 5000};
     struct xf_correlator *c = NULL;
     struct xf_event ev;
     const xf_time_t late = 600 * SEC, ahead = T0 + 3 * 3600 * SEC;
+    int i;
     (void)state;
 
     assert_int_equal(xf_correlator_create(&o, &c), 0);
@@ -562,14 +572,20 @@ static void test_watermark_follows_the_slowest_source_until_it_goes_idle(void **
     assert_true(watermark(c) == ahead - late);
     add_tick_from(c, &ev, 2, 0, T0); /* a partition with a backlog joins */
     assert_true(watermark(c) == T0 - late);
-    for (int i = 1; i <= 999; i++) /* still active: delivered within the last 1000 */
+    assert_int_equal(active_sources(c), 2);
+    /* 4,500 events of the other source: past a recomputation, within the idle span */
+    for (i = 1; i <= 4500; i++)
         add_tick_from(c, &ev, 1, i, ahead + i * SEC);
     assert_true(watermark(c) == T0 - late);
-    for (int i = 1000; i < 6000; i++) /* idle: seen at the next recomputation at the latest */
+    assert_int_equal(active_sources(c), 2);
+    /* past 5,000: idle from the next recomputation on, and the watermark follows source 1 */
+    for (; i < 9000; i++)
         add_tick_from(c, &ev, 1, i, ahead + i * SEC);
-    assert_true(watermark(c) == ahead + 5999 * SEC - late);
+    assert_int_equal(active_sources(c), 1);
+    assert_true(watermark(c) == ahead + 8999 * SEC - late);
     add_tick_from(c, &ev, 2, 1, T0 + 60 * SEC); /* back: holds the watermark again */
     assert_true(watermark(c) == T0 + 60 * SEC - late);
+    assert_int_equal(active_sources(c), 2);
     add_tick_from(c, &ev, 2, 2, T0 + 120 * SEC);
     assert_true(watermark(c) == T0 + 120 * SEC - late);
     xf_event_close(&ev);
