@@ -93,7 +93,8 @@ static const struct key_def keys[] = {
      NULL, "100000", NULL,
      "Each Kafka partition keeps its own event-time progress and the watermark follows the "
      "slowest (so a partition catching up on a backlog is not late); a partition that delivered "
-     "none of the last N events stops holding it back until its next event."},
+     "none of the last N events (checked every 4,096 events) stops holding it back until its "
+     "next event."},
     {"api.listen", T_STR, F(api_listen), 0, 0, 0, 0, NULL, "127.0.0.1:8080", "XDRFLOW_API_LISTEN",
      "Address of the HTTP listener (/api/v1, /metrics, /healthz, /readyz); empty turns it off."},
     {"api.tokens", T_TOKENS, F(api_tokens), F(n_api_tokens), XF_MAX_TOKENS, 0, 0, NULL, "(none)",
