@@ -10,7 +10,7 @@
 #
 # Usage: bench/kafka.sh [--events N] [--partitions P] [--rate R] [--seconds S] [--no-latency]
 #                       [--queue-batches Q] [--latency-only] [--build DIR] [--daemon BIN]
-#                       [--no-build]
+#                       [--no-build] [--nice-harness]
 #   --latency-only     skip steps 1-3 (e.g. to measure latency at a rate the daemon sustains)
 #   --queue-batches Q  also run step 3 (and 4) with pipeline.queue_batches: Q (default 0:
 #                      skipped), to compare a pool size with the default one
@@ -19,6 +19,9 @@
 #                      devbroker, producer and tools still come from the build dir)
 #   --no-build         use what is already built in the build dir (e.g. while the tree does
 #                      not build)
+#   --nice-harness     run the devbroker and the latency sender at nice 10, so the daemon gets
+#                      the CPU first, as it would with the broker and producers on other
+#                      machines (a sender that falls behind shows in send_behind_max_ms)
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,6 +36,7 @@ qb=0
 only_lat=0
 daemon_bin=
 build_it=1
+harness_nice=
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -45,8 +49,9 @@ while [ $# -gt 0 ]; do
     --latency-only) only_lat=1 ;;
     --daemon) daemon_bin=$2; shift ;;
     --no-build) build_it=0 ;;
+    --nice-harness) harness_nice="nice -n 10" ;;
     --build) build=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "kafka.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -91,7 +96,7 @@ lat_events=$((rate * seconds))
 [ "$latency" = 1 ] && lat_file=$(gen "$lat_events")
 
 echo "== devbroker, $parts partitions per topic" >&2
-"$xdrflow" devbroker --partitions "$parts" --topics bench.fill,bench.lat,bench.latq </dev/null \
+$harness_nice "$xdrflow" devbroker --partitions "$parts" --topics bench.fill,bench.lat,bench.latq </dev/null \
     >"$work/broker.out" 2>"$work/broker.err" &
 broker_pid=$!
 for _ in $(seq 100); do
@@ -188,7 +193,7 @@ run_latency() {
         [ "${a:-0}" = "$parts" ] && break
         sleep 0.1
     done
-    line=$("$tool" latency --brokers "$bs" --topic "$2" --partitions "$parts" --api "$api" \
+    line=$($harness_nice "$tool" latency --brokers "$bs" --topic "$2" --partitions "$parts" --api "$api" \
         --rate "$rate" --seconds "$seconds" "$lat_file" || true)
     m=$(curl -s "http://$api/metrics" |
         sed -n 's/^xdrflow_\(offset_gaps_total\|pauses_total\|incidents\) \(.*\)/\1=\2/p' |
