@@ -395,6 +395,8 @@ struct xf_correlator {
     uint32_t wm_src;     /* the source the watermark comes from (CORR_NONE: none yet) */
     uint64_t wm_checked; /* st.events at the last recomputation */
     uint64_t idle_events;
+    int64_t max_skew_ms;
+    int wm_capped;        /* the watermark was held at max_time - max_skew_ms - lateness */
     xf_time_t seen_floor; /* every dedup id with a time before this may be forgotten */
     xf_time_t last_sweep;
     uint64_t last_sweep_events; /* st.events at the last sweep */

@@ -21,6 +21,7 @@
 #define DEFAULT_LATENESS_MS (10 * 60 * 1000LL)
 #define DEFAULT_IDLE_MS (24 * 3600 * 1000LL)
 #define DEFAULT_SOURCE_IDLE_EVENTS 100000u
+#define DEFAULT_MAX_SKEW_MS (3600 * 1000LL)
 /* The watermark is recomputed over all sources at least this often (in accepted events), so
  * a source that went quiet stops holding it back. */
 #define WM_RECHECK_EVENTS 4096u
@@ -1278,6 +1279,7 @@ int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correla
     c->max_time = INT64_MIN;
     c->idle_events =
         opts->source_idle_events ? opts->source_idle_events : DEFAULT_SOURCE_IDLE_EVENTS;
+    c->max_skew_ms = opts->max_skew_ms > 0 ? opts->max_skew_ms : DEFAULT_MAX_SKEW_MS;
     c->wm_src = CORR_NONE;
     c->seen_floor = INT64_MIN;
     c->last_sweep = INT64_MIN;
@@ -1379,7 +1381,9 @@ int xf_correlator_set_rules(struct xf_correlator *c, const struct xf_ruleset *ru
 }
 
 /* The watermark over all sources: the oldest newest-time among the active ones (those that
- * delivered an event in the last idle_events accepted events) minus the lateness. */
+ * delivered an event in the last idle_events accepted events), but no older than the newest
+ * time seen minus max_skew_ms (a source further behind counts as late: that bounds memory),
+ * minus the lateness. */
 static void wm_recompute(struct xf_correlator *c)
 {
     xf_time_t lo = INT64_MAX;
@@ -1398,15 +1402,22 @@ static void wm_recompute(struct xf_correlator *c)
     }
     c->wm_src = arg;
     c->wm_checked = c->st.events;
-    if (arg != CORR_NONE)
-        c->st.watermark = lo - c->lateness_ms;
+    c->wm_capped = 0;
+    if (arg == CORR_NONE)
+        return;
+    if (lo < c->max_time - c->max_skew_ms) {
+        lo = c->max_time - c->max_skew_ms;
+        c->wm_capped = 1;
+    }
+    c->st.watermark = lo - c->lateness_ms;
 }
 
 /* Records an accepted event of `source` and moves the watermark. It is recomputed only when
  * it can change: a new source, the event of an inactive source or of the source it comes
- * from that moved that source's newest time, and every WM_RECHECK_EVENTS events (sources
- * going idle). With one source this is max time - lateness, as it always was. */
-static int wm_update(struct xf_correlator *c, const struct xf_event *ev, uint64_t source)
+ * from that moved that source's newest time, a new newest time while the skew cap holds it,
+ * and every WM_RECHECK_EVENTS events (sources going idle). With one source this is max time -
+ * lateness, as it always was. grew: this event moved max_time. */
+static int wm_update(struct xf_correlator *c, const struct xf_event *ev, uint64_t source, int grew)
 {
     uint64_t h = xf_hash64(&source, sizeof source), v;
     size_t pos = hmap_first(&c->src_idx, h);
@@ -1431,7 +1442,7 @@ static int wm_update(struct xf_correlator *c, const struct xf_event *ev, uint64_
     }
     s = &c->srcs[i];
     s->last = c->st.events;
-    if (!s->active)
+    if (!s->active || (grew && c->wm_capped))
         again = 1;
     if (ev->time > s->max) {
         s->max = ev->time;
@@ -1478,9 +1489,10 @@ static int add(struct xf_correlator *c, const struct xf_event *ev, const struct 
         return rc;
     }
     c->st.events++;
-    if (ev->time > c->max_time)
+    int grew = ev->time > c->max_time;
+    if (grew)
         c->max_time = ev->time;
-    if ((rc = wm_update(c, ev, source)))
+    if ((rc = wm_update(c, ev, source, grew)))
         return rc;
     /* Maintenance (closing idle incidents, eviction) runs here, at points fixed by the input
      * sequence alone, never at the caller's flush: so a run, and a rebuild from the stored

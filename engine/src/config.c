@@ -95,6 +95,11 @@ static const struct key_def keys[] = {
      "slowest (so a partition catching up on a backlog is not late); a partition that delivered "
      "none of the last N events (checked every 4,096 events) stops holding it back until its "
      "next event."},
+    {"correlation.max_partition_skew", T_DURATION, F(max_partition_skew_ms), 0, 0, 0, 0, NULL, "1h",
+     NULL,
+     "How far behind the newest event time a slow partition may hold the watermark; a "
+     "partition further behind has its events count as late. Bounds memory: state is kept for "
+     "about retention + lateness + this much event time."},
     {"api.listen", T_STR, F(api_listen), 0, 0, 0, 0, NULL, "127.0.0.1:8080", "XDRFLOW_API_LISTEN",
      "Address of the HTTP listener (/api/v1, /metrics, /healthz, /readyz); empty turns it off."},
     {"api.tokens", T_TOKENS, F(api_tokens), F(n_api_tokens), XF_MAX_TOKENS, 0, 0, NULL, "(none)",

@@ -1264,6 +1264,7 @@ int xf_daemon_create(const struct xf_config *cfg, struct xf_daemon **out)
         .queue_batches = d->cfg.queue_batches,
         .lateness_ms = d->cfg.lateness_ms,
         .source_idle_events = (uint64_t)d->cfg.idle_partition_events,
+        .max_skew_ms = d->cfg.max_partition_skew_ms,
         .max_errors_shown = 1000,
     };
     XF_INFO("opening %s and rebuilding correlation state", d->cfg.store_path);

@@ -1060,6 +1060,7 @@ int xf_engine_create(const struct xf_engine_opts *opts, struct xf_engine **out)
         .rules = e->rules,
         .lateness_ms = opts->lateness_ms,
         .source_idle_events = opts->source_idle_events,
+        .max_skew_ms = opts->max_skew_ms,
     };
     if ((rc = xf_correlator_create(&copts, &e->corr)))
         goto fail;

@@ -359,8 +359,10 @@ class DaemonTest(unittest.TestCase):
         m = d.metrics()
         self.assertEqual(m.get("xdrflow_correlation_partitions"), 2)
         self.assertEqual(m.get("xdrflow_correlation_partitions_active"), 2)
-        # the slow partition's newest event (t0 + 5 min) minus the 10 min lateness
-        self.assertEqual(m.get("xdrflow_correlation_watermark_seconds"), (t0 - 300000) / 1000)
+        # the slow partition is further behind than max_partition_skew (1 h): the watermark is
+        # the newest time (t0 + 10,990 s) - 1 h - the 10 min lateness, still before Word
+        self.assertEqual(m.get("xdrflow_correlation_watermark_seconds"),
+                         (t0 + 10990000 - 3600000 - 600000) / 1000)
         self.assertEqual(d.term(), 0)
         incs = [json.loads(line) for line in incidents_json(db).splitlines()]
         with_ps = [i for i in incs if '"ps-ev"' in json.dumps(i)]

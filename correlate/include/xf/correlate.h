@@ -38,6 +38,9 @@ struct xf_correlate_opts {
     uint64_t source_idle_events;    /* a source that delivered none of the last N accepted
                                        events stops holding the watermark back (until its
                                        next event); 0 = default (100,000) */
+    int64_t max_skew_ms;            /* a slow source holds the watermark at most this far
+                                       behind the newest event time seen (memory stays
+                                       bounded); 0 = default (1 h) */
 };
 
 struct xf_correlator;

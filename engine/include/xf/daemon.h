@@ -59,6 +59,7 @@ struct xf_config {
     char *links_path;
     int64_t lateness_ms;
     int idle_partition_events; /* 0: the correlator's default */
+    int64_t max_partition_skew_ms;
     /* api */
     char *api_listen; /* "127.0.0.1:8080"; empty: no listener */
     struct xf_token_conf api_tokens[XF_MAX_TOKENS];

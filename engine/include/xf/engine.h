@@ -30,6 +30,7 @@ struct xf_engine_opts {
     int queue_batches;           /* batches in flight (pool size); 0: 24 */
     int64_t lateness_ms;         /* correlation lateness; 0: the correlator's default */
     uint64_t source_idle_events; /* see xf_correlate_opts; 0: the correlator's default */
+    int64_t max_skew_ms;         /* see xf_correlate_opts; 0: the correlator's default */
     int store_edges;             /* also write every graph edge to the edges family (off: incidents
                                     carry their own graph; every edge costs ~1/4 of the CPU) */
 };

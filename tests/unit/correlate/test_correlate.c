@@ -558,8 +558,10 @@ static uint64_t active_sources(struct xf_correlator *c)
 
 static void test_watermark_follows_the_slowest_source_until_it_goes_idle(void **state)
 {
-    /* idle after 5,000 events from others; the watermark is recomputed every 4,096 */
-    struct xf_correlate_opts o = {.links_path = XF_TEST_LINKS, .source_idle_events = 5000};
+    /* idle after 5,000 events from others (the watermark is recomputed every 4,096); a skew
+     * cap wider than the 3 h between the sources */
+    struct xf_correlate_opts o = {
+        .links_path = XF_TEST_LINKS, .source_idle_events = 5000, .max_skew_ms = 24 * 3600 * SEC};
     struct xf_correlator *c = NULL;
     struct xf_event ev;
     const xf_time_t late = 600 * SEC, ahead = T0 + 3 * 3600 * SEC;
@@ -588,6 +590,29 @@ static void test_watermark_follows_the_slowest_source_until_it_goes_idle(void **
     assert_int_equal(active_sources(c), 2);
     add_tick_from(c, &ev, 2, 2, T0 + 120 * SEC);
     assert_true(watermark(c) == T0 + 120 * SEC - late);
+    xf_event_close(&ev);
+    xf_correlator_destroy(c);
+}
+
+/* A source further behind than max_skew_ms holds the watermark only that far behind the
+ * newest time seen; the cap follows the newest time, and lets go once the source catches up. */
+static void test_a_source_far_behind_holds_the_watermark_only_up_to_the_skew_cap(void **state)
+{
+    struct xf_correlate_opts o = {.links_path = XF_TEST_LINKS, .max_skew_ms = 3600 * SEC};
+    struct xf_correlator *c = NULL;
+    struct xf_event ev;
+    const xf_time_t late = 600 * SEC, ahead = T0 + 3 * 3600 * SEC;
+    (void)state;
+
+    assert_int_equal(xf_correlator_create(&o, &c), 0);
+    xf_event_init(&ev);
+    add_tick_from(c, &ev, 1, 0, ahead);
+    add_tick_from(c, &ev, 2, 0, T0); /* 3 h behind: held 1 h behind the newest time */
+    assert_true(watermark(c) == ahead - 3600 * SEC - late);
+    add_tick_from(c, &ev, 1, 1, ahead + 10 * SEC); /* the cap moves with the newest time */
+    assert_true(watermark(c) == ahead + 10 * SEC - 3600 * SEC - late);
+    add_tick_from(c, &ev, 2, 1, T0 + 9000 * SEC); /* within the hour now: holds it itself */
+    assert_true(watermark(c) == T0 + 9000 * SEC - late);
     xf_event_close(&ev);
     xf_correlator_destroy(c);
 }
@@ -901,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_seen_tells_known_new_and_too_old_to_tell),
         cmocka_unit_test(test_watermark_follows_the_slowest_source_until_it_goes_idle),
         cmocka_unit_test(test_a_partition_behind_the_others_keeps_its_joins),
+        cmocka_unit_test(test_a_source_far_behind_holds_the_watermark_only_up_to_the_skew_cap),
         cmocka_unit_test(test_node_touched_after_its_bucket_was_swept_survives),
         cmocka_unit_test(test_join_entries_are_dropped_at_the_sweep_past_their_window),
         cmocka_unit_test(test_incident_json_has_documented_keys_and_content),
