@@ -48,6 +48,26 @@ void *xf_realloc(void *p, size_t n)
     return realloc(p, n ? n : 1);
 }
 
+int xf_array_grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    size_t nc;
+    void *old, *p;
+
+    if (n < *cap)
+        return 0;
+    nc = *cap ? *cap * 2 : first;
+    if (nc <= n)
+        nc = n + 1;
+    if (elem && nc > SIZE_MAX / elem)
+        return XF_ENOMEM;
+    memcpy(&old, arrp, sizeof old); /* the caller's pointer, whatever its element type */
+    if (!(p = xf_realloc(old, nc * elem)))
+        return XF_ENOMEM;
+    memcpy(arrp, &p, sizeof p);
+    *cap = nc;
+    return 0;
+}
+
 void xf_free(void *p)
 {
     free(p);

@@ -536,14 +536,8 @@ static void ynode_free(struct ynode *n)
 
 static int ynode_add(struct ynode *parent, struct ynode *kid)
 {
-    if (parent->n == parent->cap) {
-        size_t cap = parent->cap ? parent->cap * 2 : 8;
-        struct ynode **k = xf_realloc(parent->kids, cap * sizeof *k);
-        if (!k)
-            return XF_ENOMEM;
-        parent->kids = k;
-        parent->cap = cap;
-    }
+    if (xf_array_grow(&parent->kids, &parent->cap, parent->n, sizeof(*parent->kids), 8))
+        return XF_ENOMEM;
     parent->kids[parent->n++] = kid;
     return 0;
 }

@@ -124,14 +124,8 @@ static struct part *part_find(struct xf_daemon *d, int32_t topic, int32_t partit
             return &d->parts[i];
     if (!add)
         return NULL;
-    if (d->n_parts == d->cap_parts) {
-        size_t cap = d->cap_parts ? d->cap_parts * 2 : 16;
-        struct part *p = xf_realloc(d->parts, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        d->parts = p;
-        d->cap_parts = cap;
-    }
+    if (xf_array_grow(&d->parts, &d->cap_parts, d->n_parts, sizeof(*d->parts), 16))
+        return NULL;
     d->parts[d->n_parts] = (struct part){topic, partition, -1, -1, -1, -1, -1};
     return &d->parts[d->n_parts++];
 }
@@ -239,14 +233,8 @@ static int hook_on_incident(void *ud, const struct xf_incident_view *inc)
 
     if (!d->resp)
         return 0;
-    if (d->n_incs == d->cap_incs) {
-        size_t cap = d->cap_incs ? d->cap_incs * 2 : 64;
-        struct inc_copy *n = xf_realloc(d->incs, cap * sizeof *n);
-        if (!n)
-            return XF_ENOMEM;
-        d->incs = n;
-        d->cap_incs = cap;
-    }
+    if (xf_array_grow(&d->incs, &d->cap_incs, d->n_incs, sizeof(*d->incs), 64))
+        return XF_ENOMEM;
     if (!(copy = xf_strndup(inc->json, inc->len)))
         return XF_ENOMEM;
     d->incs[d->n_incs++] = (struct inc_copy){copy, inc->len};
@@ -1059,16 +1047,10 @@ static int inc_list_add(const char *id, const char *json, size_t len, void *ud)
         json_decref(j);
         return 0;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct inc_row *r = xf_realloc(l->rows, cap * sizeof *r);
-        if (!r) {
-            json_decref(j);
-            l->rc = XF_ENOMEM;
-            return 1;
-        }
-        l->rows = r;
-        l->cap = cap;
+    if (xf_array_grow(&l->rows, &l->cap, l->n, sizeof(*l->rows), 64)) {
+        json_decref(j);
+        l->rc = XF_ENOMEM;
+        return 1;
     }
     json_object_del(j, "nodes");
     json_object_del(j, "edges");

@@ -246,15 +246,8 @@ static struct part_pos *pos_find(struct xf_kafka_consumer *c, const char *topic,
             return &c->pos[i];
     if (!create)
         return NULL;
-    if (c->n_pos == c->cap_pos) {
-        size_t cap = c->cap_pos ? c->cap_pos * 2 : 16;
-        struct part_pos *np = xf_realloc(c->pos, cap * sizeof(*np));
-
-        if (!np)
-            return NULL;
-        c->pos = np;
-        c->cap_pos = cap;
-    }
+    if (xf_array_grow(&c->pos, &c->cap_pos, c->n_pos, sizeof(*c->pos), 16))
+        return NULL;
     p = &c->pos[c->n_pos];
     p->topic = xf_strdup(topic);
     if (!p->topic)

@@ -95,16 +95,9 @@ int xf_incindex_add(struct xf_incindex *ix, const char *incident, const char *id
         if (strcmp(e->ids[i], id) == 0)
             goto out;
     }
-    if (e->n == e->cap) {
-        size_t nc = e->cap ? e->cap * 2 : 4;
-        void *na = xf_realloc(e->ids, nc * sizeof(*e->ids));
-
-        if (!na) {
-            rc = XF_ENOMEM;
-            goto out;
-        }
-        e->ids = na;
-        e->cap = nc;
+    if (xf_array_grow(&e->ids, &e->cap, e->n, sizeof(*e->ids), 4)) {
+        rc = XF_ENOMEM;
+        goto out;
     }
     snprintf(e->ids[e->n], sizeof(e->ids[e->n]), "%s", id);
     e->n++;

@@ -287,15 +287,8 @@ static size_t b64_encode(const unsigned char *in, size_t len, unsigned char *out
 
 static int add_regex(struct rule *r, pcre2_code *re)
 {
-    if (r->n_regexes == r->cap_regexes) {
-        size_t cap = r->cap_regexes ? r->cap_regexes * 2 : 4;
-        pcre2_code **v = xf_realloc(r->regexes, cap * sizeof *v);
-
-        if (!v)
-            return XF_ENOMEM;
-        r->regexes = v;
-        r->cap_regexes = cap;
-    }
+    if (xf_array_grow(&r->regexes, &r->cap_regexes, r->n_regexes, sizeof(*r->regexes), 4))
+        return XF_ENOMEM;
     r->regexes[r->n_regexes++] = re;
     return 0;
 }

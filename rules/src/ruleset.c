@@ -97,15 +97,8 @@ void rule_destroy(struct rule *r)
 
 int ruleset_add(struct xf_ruleset *rs, struct rule *r)
 {
-    if (rs->n == rs->cap) {
-        size_t cap = rs->cap ? rs->cap * 2 : 64;
-        struct rule **rules = xf_realloc(rs->rules, cap * sizeof *rules);
-
-        if (!rules)
-            return XF_ENOMEM;
-        rs->rules = rules;
-        rs->cap = cap;
-    }
+    if (xf_array_grow(&rs->rules, &rs->cap, rs->n, sizeof(*rs->rules), 64))
+        return XF_ENOMEM;
     rs->rules[rs->n++] = r;
     return 0;
 }

@@ -48,6 +48,10 @@ void *xf_malloc(size_t n);
 void *xf_calloc(size_t nmemb, size_t size);
 void *xf_realloc(void *p, size_t n);
 void xf_free(void *p);
+/* Makes room for one more element in a growing array: when n == *cap, *arrp (a pointer to the
+ * array pointer, any element type) is reallocated to twice *cap, or `first` elements when
+ * empty, and *cap updated. Returns 0 or XF_ENOMEM (the array unchanged). */
+int xf_array_grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first);
 /* Returns a heap copy for the caller to xf_free, or NULL (s NULL or out of memory). */
 char *xf_strdup(const char *s);
 char *xf_strndup(const char *s, size_t n);

@@ -124,9 +124,36 @@ static void field_lookup_is_case_insensitive(void **state)
     assert_string_equal(xf_strerror(XF_EPARSE), "malformed input");
 }
 
+/* Grows by doubling from `first`, keeps what was there, and leaves the array as it was when
+ * the allocation fails. */
+static void array_grow_doubles_keeps_contents_and_survives_failure(void **state)
+{
+    uint64_t *a = NULL;
+    size_t n = 0, cap = 0;
+    (void)state;
+
+    for (uint64_t i = 0; i < 100; i++) {
+        assert_int_equal(xf_array_grow(&a, &cap, n, sizeof(*a), 4), 0);
+        a[n++] = i * 7;
+    }
+    assert_int_equal(cap, 128);                                       /* 4, 8, ..., 128 */
+    assert_int_equal(xf_array_grow(&a, &cap, 100, sizeof(*a), 4), 0); /* room: no change */
+    assert_int_equal(cap, 128);
+    uint64_t *before = a;
+    xf_alloc_fail_after(0);
+    assert_int_equal(xf_array_grow(&a, &cap, 128, sizeof(*a), 4), XF_ENOMEM);
+    xf_alloc_fail_after(-1);
+    assert_ptr_equal(a, before);
+    assert_int_equal(cap, 128);
+    for (uint64_t i = 0; i < 100; i++)
+        assert_true(a[i] == i * 7);
+    xf_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(array_grow_doubles_keeps_contents_and_survives_failure),
         cmocka_unit_test(time_parse_accepts_the_formats_real_producers_write),
         cmocka_unit_test(time_parse_rejects_garbage),
         cmocka_unit_test(event_multi_values_stay_together_when_fields_interleave),
