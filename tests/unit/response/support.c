@@ -59,6 +59,25 @@ void fixture_close(struct fixture *fx)
     free(fx);
 }
 
+int fixture_teardown(void **state)
+{
+    fixture_close(*state);
+    return 0;
+}
+
+struct fixture *webhook_fixture_open(const char *tag, const char *secret_env, const char *secret)
+{
+    struct fixture *fx = fixture_open(tag);
+    char body[256];
+
+    setenv(secret_env, secret, 1);
+    fx->wait_ms = 5000;
+    mock_start(fx, "webhook");
+    snprintf(body, sizeof(body), "{\"secret\":\"%s\"}", secret);
+    ctl_post(fx, "/_mock/state", body);
+    return fx;
+}
+
 /* ---- the mock vendor ----------------------------------------------------------------------- */
 
 void mock_start(struct fixture *fx, const char *vendor)

@@ -35,6 +35,11 @@ struct fixture {
 struct fixture *fixture_open(const char *tag);
 /* Stops the service and the mock, closes the store, removes the directory, frees fx. */
 void fixture_close(struct fixture *fx);
+/* fixture_close as a cmocka teardown. */
+int fixture_teardown(void **state);
+/* A fixture with the webhook receiver started, checking signatures with secret, which is also
+ * put in the environment variable secret_env for the service's connector; waits up to 5 s. */
+struct fixture *webhook_fixture_open(const char *tag, const char *secret_env, const char *secret);
 
 /* Starts server.py --vendor vendor on a free port; fills port and base. */
 void mock_start(struct fixture *fx, const char *vendor);

@@ -30,13 +30,6 @@
 
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-/* The webhook receiver, checking signatures with SECRET. */
-static void webhook_start(struct fixture *fx)
-{
-    mock_start(fx, "webhook");
-    ctl_post(fx, "/_mock/state", "{\"secret\":\"" SECRET "\"}");
-}
-
 static void service_start(struct fixture *fx, enum xf_resp_mode mode, int64_t after_ms)
 {
     struct xf_response_conf c;
@@ -68,18 +61,7 @@ static void service_start(struct fixture *fx, enum xf_resp_mode mode, int64_t af
 
 static int setup(void **state)
 {
-    struct fixture *fx = fixture_open("autorel");
-
-    setenv("XF_TEST_AUTOREL_SECRET", SECRET, 1);
-    fx->wait_ms = 5000;
-    webhook_start(fx);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_close(*state);
+    *state = webhook_fixture_open("autorel", "XF_TEST_AUTOREL_SECRET", SECRET);
     return 0;
 }
 
@@ -351,19 +333,21 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_policy_isolation_is_released_once_after_its_confirmation, setup, teardown),
+            test_policy_isolation_is_released_once_after_its_confirmation, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_manual_isolation_is_never_released_automatically,
-                                        setup, teardown),
+                                        setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            test_restart_before_the_due_time_keeps_it_from_the_confirmation, setup, teardown),
+            test_restart_before_the_due_time_keeps_it_from_the_confirmation, setup,
+            fixture_teardown),
         cmocka_unit_test_setup_teardown(test_restart_after_the_due_time_releases_at_once_and_once,
-                                        setup, teardown),
+                                        setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_approve_mode_plans_the_release_for_approval, setup,
-                                        teardown),
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            test_a_denied_auto_release_is_not_planned_again_after_a_restart, setup, teardown),
+            test_a_denied_auto_release_is_not_planned_again_after_a_restart, setup,
+            fixture_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_records_the_release_and_sends_nothing, setup,
-                                        teardown),
+                                        fixture_teardown),
     };
 
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -77,12 +77,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    fixture_close(*state);
-    return 0;
-}
-
 /* POST /hosts/{host}/isolate as the API would; returns the action. */
 static void isolate(struct fixture *fx, const char *host, struct xf_action *a)
 {
@@ -217,17 +211,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(crowdstrike_isolates_over_http_to_confirmed, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(defender_isolates_over_http_to_confirmed, setup, teardown),
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(defender_isolates_over_http_to_confirmed, setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(sentinelone_isolates_over_http_to_confirmed, setup,
-                                        teardown),
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(crowdstrike_429_with_retry_after_then_confirmed, setup,
-                                        teardown),
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(defender_500_then_ok_confirms_on_the_second_attempt, setup,
-                                        teardown),
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(sentinelone_already_disconnected_confirms_without_an_action,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(sentinelone_unknown_host_fails, setup, teardown),
+                                        setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(sentinelone_unknown_host_fails, setup, fixture_teardown),
     };
 
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -100,12 +100,6 @@ static int setup_soar(void **state)
     return setup_vendor(state, "soar");
 }
 
-static int teardown(void **state)
-{
-    fixture_close(*state);
-    return 0;
-}
-
 static void incident(struct fixture *fx, const char *id, const char *host, int score)
 {
     char json[512];
@@ -342,18 +336,19 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_visionone_isolates_polls_the_task_and_releases,
-                                        setup_visionone, teardown),
+                                        setup_visionone, fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_visionone_already_isolated_is_confirmed_after_one_request, setup_visionone,
-            teardown),
+            fixture_teardown),
         cmocka_unit_test_setup_teardown(test_cortex_standard_key_prechecks_isolates_and_polls,
-                                        setup_cortex, teardown),
+                                        setup_cortex, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_cortex_advanced_key_is_accepted_by_an_independent_hash,
-                                        setup_cortex, teardown),
+                                        setup_cortex, fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            test_cortex_already_isolated_endpoint_gets_no_isolate_request, setup_cortex, teardown),
+            test_cortex_already_isolated_endpoint_gets_no_isolate_request, setup_cortex,
+            fixture_teardown),
         cmocka_unit_test_setup_teardown(test_soar_notifies_each_shape_once_per_incident_version,
-                                        setup_soar, teardown),
+                                        setup_soar, fixture_teardown),
     };
     int rc;
 

@@ -30,13 +30,6 @@
 
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-/* The webhook receiver, checking signatures with SECRET. */
-static void webhook_start(struct fixture *fx)
-{
-    mock_start(fx, "webhook");
-    ctl_post(fx, "/_mock/state", "{\"secret\":\"" SECRET "\"}");
-}
-
 static void conf_fill(const struct fixture *fx, struct xf_response_conf *c, enum xf_resp_mode mode)
 {
     struct xf_connector_conf *cc = &c->connectors[0];
@@ -75,18 +68,7 @@ static void service_start(struct fixture *fx, enum xf_resp_mode mode)
 
 static int setup(void **state)
 {
-    struct fixture *fx = fixture_open("loop");
-
-    setenv("XF_TEST_LOOP_SECRET", SECRET, 1);
-    fx->wait_ms = 5000;
-    webhook_start(fx);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_close(*state);
+    *state = webhook_fixture_open("loop", "XF_TEST_LOOP_SECRET", SECRET);
     return 0;
 }
 
@@ -399,25 +381,27 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_auto_mode_isolates_once_with_a_valid_signature, setup,
-                                        teardown),
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_approve_mode_sends_only_after_approval, setup,
-                                        teardown),
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_429_with_retry_after_waits_then_confirms, setup,
-                                        teardown),
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_500s_fail_the_action_after_max_attempts, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_hang_times_out_and_is_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_protected_host_is_never_sent, setup, teardown),
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_a_hang_times_out_and_is_retried, setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_protected_host_is_never_sent, setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_restart_resumes_an_approved_action_and_never_resends_a_confirmed_one, setup,
-            teardown),
+            fixture_teardown),
         cmocka_unit_test_setup_teardown(
-            test_manual_isolate_is_idempotent_by_key_and_pending_blocks_another, setup, teardown),
+            test_manual_isolate_is_idempotent_by_key_and_pending_blocks_another, setup,
+            fixture_teardown),
         cmocka_unit_test_setup_teardown(
             test_incident_actions_lists_only_that_incidents_actions_across_a_restart, setup,
-            teardown),
+            fixture_teardown),
         cmocka_unit_test_setup_teardown(test_audit_log_has_one_json_line_per_decision, setup,
-                                        teardown),
+                                        fixture_teardown),
     };
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
