@@ -72,7 +72,9 @@ struct xf_store {
     int read_only;
     uint64_t events_written;
     uint64_t duplicates;
-    uint64_t next_seq; /* key of the next event row: arrival order */
+    uint64_t next_seq;       /* key of the next event row: arrival order */
+    const char **ids_sorted; /* commit scratch: the batch's ids rows in key order */
+    size_t cap_ids_sorted;
 };
 
 /*
@@ -205,6 +207,7 @@ static void store_free(struct xf_store *st)
         rocksdb_options_destroy(st->opts);
     if (st->cache)
         rocksdb_cache_destroy(st->cache);
+    xf_free(st->ids_sorted);
     xf_free(st->path);
     xf_free(st);
 }
@@ -767,6 +770,11 @@ int xf_store_batch_put_meta(struct xf_store_batch *b, const char *key, const voi
     return batch_put(b, CF_META, key, strlen(key), val, len);
 }
 
+static int cmp_id_key(const void *a, const void *b)
+{
+    return memcmp(*(const char *const *)a, *(const char *const *)b, 16);
+}
+
 int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
 {
     char *err = NULL;
@@ -782,6 +790,7 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
     }
     uint64_t seq = st->next_seq;
     int upgrade = 0;
+    size_t n_ids = 0;
     rocksdb_writebatch_clear(st->wb);
     while (pos < b->ops.len) {
         char *rec = b->ops.data + pos;
@@ -791,6 +800,14 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
 
         memcpy(&klen, rec + 2, 4);
         memcpy(&vlen, rec + 6, 4);
+        if (rec[0] == CF_IDS && rec[1] == OP_PUT && klen == 16 && vlen == 0 &&
+            xf_array_grow(&st->ids_sorted, &st->cap_ids_sorted, n_ids, sizeof(*st->ids_sorted),
+                          4096) == 0) {
+            /* queued, and added below in key order */
+            st->ids_sorted[n_ids++] = rec + OP_HDR;
+            pos += OP_HDR + (size_t)klen;
+            continue;
+        }
         if (rec[0] == CF_EVENTS && rec[1] == OP_PUT && klen >= 8)
             put_be64((unsigned char *)rec + OP_HDR, seq++);
         if (rec[0] == CF_EVENTS && klen == 16 && st->schema < 2)
@@ -801,6 +818,15 @@ int xf_store_batch_commit(struct xf_store *st, struct xf_store_batch *b)
             rocksdb_writebatch_delete_cf(st->wb, cf, rec + OP_HDR, klen);
         pos += OP_HDR + (size_t)klen + vlen;
     }
+    /* Ids rows are keyed by event time: the rows of events read from many partitions at once
+     * land all over the memtable's skiplist, each insert a fresh walk from its top. In key
+     * order each insert starts near where the previous one ended (RocksDB keeps that splice):
+     * the daemon's catch-up of 2M events over 384 partitions (bench/kafka.sh) went from
+     * 21.4-22.0 to 17.1-19.2 us of CPU per record in paired runs. */
+    if (n_ids > 1)
+        qsort(st->ids_sorted, n_ids, sizeof(*st->ids_sorted), cmp_id_key);
+    for (size_t i = 0; i < n_ids; i++)
+        rocksdb_writebatch_put_cf(st->wb, st->cf[CF_IDS], st->ids_sorted[i], 16, "", 0);
     if (upgrade) {
         char want[24];
         snprintf(want, sizeof want, "%d", XF_STORE_SCHEMA_VERSION);

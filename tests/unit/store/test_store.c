@@ -210,6 +210,36 @@ static void test_exists_is_true_only_for_the_stored_time_and_id(void **state)
     xf_event_close(&ev);
 }
 
+/* The commit adds a batch's ids rows in key order (time first) while the events keep their
+ * arrival order: both must hold for a batch whose times go back and forth. */
+static void test_a_batch_out_of_time_order_keeps_arrival_order_and_every_id(void **state)
+{
+    struct fx *fx = *state;
+    struct xf_store *st = NULL;
+    const xf_time_t times[] = {9000, 1000, 5000, 1000, 7000, 3000, 9000, 2000};
+    const char *ids[] = {"e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7"};
+    struct xf_event ev;
+    struct seen s;
+
+    xf_event_init(&ev);
+    assert_int_equal(xf_store_open(fx->db, NULL, &st), 0);
+    put_events(st, ids, times, XF_ARRAY_LEN(ids));
+    for (size_t i = 0; i < XF_ARRAY_LEN(ids); i++) {
+        make_event(&ev, ids[i], times[i], "x");
+        assert_int_equal(xf_store_event_exists(st, &ev), 1);
+        make_event(&ev, ids[i], times[i] + 1, "x");
+        assert_int_equal(xf_store_event_exists(st, &ev), 0);
+    }
+    scan_events(st, &s);
+    assert_int_equal(s.n, XF_ARRAY_LEN(ids));
+    for (size_t i = 0; i < XF_ARRAY_LEN(ids); i++) {
+        assert_string_equal(s.id[i], ids[i]);
+        assert_int_equal(s.time[i], times[i]);
+    }
+    xf_store_close(st);
+    xf_event_close(&ev);
+}
+
 static void test_exists_finds_an_event_committed_before_a_reopen(void **state)
 {
     struct fx *fx = *state;
@@ -1005,6 +1035,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_exists_is_true_only_for_the_stored_time_and_id, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_batch_out_of_time_order_keeps_arrival_order_and_every_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exists_finds_an_event_committed_before_a_reopen, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_incidents_put_get_replace_scan_delete, setup,
