@@ -23,6 +23,7 @@
  * it needs no change to the records themselves.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -196,6 +197,84 @@ static double cpu_seconds(long pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* CPU seconds per thread name (/proc/<pid>/task/<tid>/comm): the daemon names its threads
+ * (xf-writer, xf-decode, ...), RocksDB and librdkafka name theirs. */
+#define MAX_TNAMES 32
+struct tcpu {
+    size_t n;
+    char name[MAX_TNAMES][16];
+    double s[MAX_TNAMES];
+};
+
+static void thread_cpu(long pid, struct tcpu *out)
+{
+    char path[96], name[32], buf[1024];
+    DIR *d;
+    struct dirent *de;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(path, sizeof path, "/proc/%ld/task", pid);
+    if (!(d = opendir(path)))
+        return;
+    while ((de = readdir(d))) {
+        unsigned long ut = 0, st = 0;
+        FILE *f;
+        size_t k;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/task/%.20s/stat", pid, de->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        k = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[k] = '\0';
+        const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+        if (!open || !close || close <= open ||
+            sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            continue;
+        snprintf(name, sizeof name, "%.*s", (int)(close - open - 1), open + 1);
+        /* "rocksdb:high" and "rocksdb:low" stay apart; numbered librdkafka threads do not */
+        for (char *p = name; *p; p++)
+            if (*p == ' ' || (*p >= '0' && *p <= '9' && strncmp(name, "rdk:", 4) == 0))
+                *p = *p == ' ' ? '_' : 'N';
+        size_t i = 0;
+        while (i < out->n && strcmp(out->name[i], name) != 0)
+            i++;
+        if (i == out->n) {
+            if (out->n == MAX_TNAMES)
+                continue;
+            snprintf(out->name[out->n++], sizeof out->name[0], "%.15s", name);
+        }
+        out->s[i] += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    closedir(d);
+}
+
+/* "name=seconds,..." of what each thread name used between the two samples, biggest first */
+static void print_thread_cpu(const struct tcpu *a, const struct tcpu *b)
+{
+    double used[MAX_TNAMES];
+    int done[MAX_TNAMES] = {0};
+
+    for (size_t i = 0; i < b->n; i++) {
+        used[i] = b->s[i];
+        for (size_t j = 0; j < a->n; j++)
+            if (strcmp(a->name[j], b->name[i]) == 0)
+                used[i] -= a->s[j];
+    }
+    printf("daemon_threads");
+    for (size_t k = 0; k < b->n; k++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < b->n; i++)
+            if (!done[i] && (best == SIZE_MAX || used[i] > used[best]))
+                best = i;
+        done[best] = 1;
+        if (used[best] >= 0.005)
+            printf(" %s=%.2f", b->name[best], used[best]);
+    }
+    printf("\n");
+}
+
 /* ---- raw ----------------------------------------------------------------------------------- */
 
 static int cmd_raw(const char *bs, const char *topic, uint64_t n)
@@ -253,6 +332,7 @@ static int cmd_wait(const char *api, const char *topic, uint64_t n, long pid, do
     size_t cap = 0;
     struct scrape *s = calloc(1, sizeof *s);
     double t0 = now_s(), t_first = 0, t_done = 0, rss = -1, cpu0 = -1, cpu = -1;
+    struct tcpu tc0 = {0}, tc1 = {0};
     int status = 1;
 
     if (!s || split_hostport(api, host, sizeof host, &port))
@@ -272,6 +352,8 @@ static int cmd_wait(const char *api, const char *topic, uint64_t n, long pid, do
             if (!t_first && s->records_in > 0) {
                 t_first = now_s();
                 cpu0 = pid > 0 ? cpu_seconds(pid) : -1;
+                if (pid > 0)
+                    thread_cpu(pid, &tc0);
             }
             if (sum >= n) {
                 t_done = now_s();
@@ -290,6 +372,7 @@ static int cmd_wait(const char *api, const char *topic, uint64_t n, long pid, do
         if (r > rss)
             rss = r;
         cpu = cpu_seconds(pid);
+        thread_cpu(pid, &tc1);
     }
     /* CPU the daemon spent from its first record to the last one durable, per record: the
      * figure a machine shared with the broker and the producer changes least */
@@ -303,6 +386,8 @@ static int cmd_wait(const char *api, const char *topic, uint64_t n, long pid, do
            cpu >= 0 && cpu0 >= 0 ? (cpu - cpu0) * 1e6 / (double)n : -1.0, s->records_in, s->written,
            s->duplicates, s->decode_errors, s->dead, s->gaps, s->incidents, s->detections,
            s->pauses);
+    if (pid > 0)
+        print_thread_cpu(&tc0, &tc1);
     status = s->gaps == 0 ? 0 : 1;
 out:
     free(text);

@@ -138,6 +138,7 @@ static void *run_daemon(void *arg)
 {
     struct runner *r = arg;
 
+    xf_thread_name("xf-daemon");
     r->rc = xf_daemon_run(r->d);
     return NULL;
 }

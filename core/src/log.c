@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "xf/core.h"
 
@@ -89,4 +92,15 @@ void xf_log(enum xf_log_level level, const char *fmt, ...)
     if (write(STDERR_FILENO, line, (size_t)n) < 0) {
         /* nothing sensible to do when stderr is gone */
     }
+}
+
+void xf_thread_name(const char *name)
+{
+#ifdef __linux__
+    char n[16];
+    snprintf(n, sizeof n, "%s", name ? name : "");
+    (void)prctl(PR_SET_NAME, (unsigned long)n, 0, 0, 0);
+#else
+    (void)name;
+#endif
 }

@@ -416,6 +416,7 @@ static void *source_main(void *arg)
 {
     struct source_arg *sa = arg;
 
+    xf_thread_name("xf-input");
     sa->h->source(sa->e, sa->h->ud);
     return NULL;
 }
@@ -441,6 +442,7 @@ static void *worker_main(void *arg)
 {
     struct xf_engine *e = arg;
 
+    xf_thread_name("xf-decode");
     for (;;) {
         struct batch *b = queue_pop(&e->work_q);
         if (b->poison)
@@ -549,6 +551,7 @@ static void *writer_main(void *arg)
 {
     struct xf_engine *e = arg;
 
+    xf_thread_name("xf-writer");
     pthread_mutex_lock(&e->wr_mu);
     for (;;) {
         while (!e->wr_quit && (!e->wr_batch || e->wr_done))

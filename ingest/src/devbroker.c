@@ -181,6 +181,7 @@ static void *fwd_main(void *arg)
     struct xf_devbroker *d = arg;
     struct pollfd pf[2 + 2 * FWD_MAX_CONN];
 
+    xf_thread_name("xf-devbroker");
     for (;;) {
         nfds_t n = 0;
 

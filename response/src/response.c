@@ -1339,6 +1339,7 @@ static void *loop_main(void *arg)
 {
     struct xf_response *r = arg;
 
+    xf_thread_name("xf-response");
     uv_run(&r->loop, UV_RUN_DEFAULT);
     return NULL;
 }

@@ -71,6 +71,10 @@ void xf_log_set_json(int on);
 /* Writes one line to stderr. Thread safe (one write(2) per line). */
 void xf_log(enum xf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Names the calling thread (Linux keeps the first 15 bytes), as `top -H`, `ps -L`, perf and
+ * /proc/<pid>/task/<tid>/comm show it: "xf-writer", "xf-decode", ... No-op elsewhere. */
+void xf_thread_name(const char *name);
+
 #define XF_ERROR(...) xf_log(XF_LOG_ERROR, __VA_ARGS__)
 #define XF_WARN(...) xf_log(XF_LOG_WARN, __VA_ARGS__)
 #define XF_INFO(...) xf_log(XF_LOG_INFO, __VA_ARGS__)

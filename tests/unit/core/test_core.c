@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -150,6 +151,23 @@ static void array_grow_doubles_keeps_contents_and_survives_failure(void **state)
     xf_free(a);
 }
 
+/* What `top -H` and /proc show for the calling thread: the name, cut at 15 bytes. */
+static void thread_name_shows_in_proc(void **state)
+{
+    char buf[64] = "";
+    FILE *f;
+
+    (void)state;
+    xf_thread_name("xf-a-name-longer-than-fifteen");
+    f = fopen("/proc/thread-self/comm", "r");
+    if (!f)
+        skip(); /* not Linux */
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    assert_string_equal(buf, "xf-a-name-longe\n");
+    xf_thread_name("unit.core");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +178,7 @@ int main(void)
         cmocka_unit_test(event_encoding_round_trips),
         cmocka_unit_test(event_add_fails_cleanly_when_allocation_fails),
         cmocka_unit_test(field_lookup_is_case_insensitive),
+        cmocka_unit_test(thread_name_shows_in_proc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
