@@ -239,7 +239,8 @@ if [ -n "$qb_line" ]; then
 fi
 echo "xdrflow run: CPU $(get "$e2e_line" cpu_seconds) s from the first record on," \
     "$(get "$e2e_line" cpu_us_per_record) us per record (all threads)"
-echo "xdrflow run: CPU seconds by thread: $(echo "$e2e_line" | sed -n 's/^daemon_threads //p')"
+echo "xdrflow run: CPU seconds by thread: $(echo "$e2e_line" | sed -n 's/^daemon_threads //p')" \
+    "(name+ = a thread of that name exited in between: a lower bound)"
 echo "xdrflow run: peak RSS $(get "$e2e_line" peak_rss_mb) MB, db $db_mb MB," \
     "offset gaps: raw $(get "$raw_line" offset_gaps), daemon $(get "$e2e_line" offset_gaps)," \
     "partition pauses $(get "$e2e_line" pauses), duplicates $(get "$e2e_line" duplicates), decode errors $(get "$e2e_line" decode_errors)," \

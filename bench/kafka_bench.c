@@ -197,18 +197,19 @@ static double cpu_seconds(long pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* CPU seconds per thread name (/proc/<pid>/task/<tid>/comm): the daemon names its threads
- * (xf-writer, xf-decode, ...), RocksDB and librdkafka name theirs. */
-#define MAX_TNAMES 32
+/* CPU seconds per thread (/proc/<pid>/task/<tid>/stat), summed by thread name for the report:
+ * the daemon names its threads (xf-writer, xf-decode, ...), RocksDB and librdkafka theirs. */
+#define MAX_TIDS 256
 struct tcpu {
     size_t n;
-    char name[MAX_TNAMES][16];
-    double s[MAX_TNAMES];
+    long tid[MAX_TIDS];
+    char name[MAX_TIDS][16];
+    double s[MAX_TIDS];
 };
 
 static void thread_cpu(long pid, struct tcpu *out)
 {
-    char path[96], name[32], buf[1024];
+    char path[96], buf[1024];
     DIR *d;
     struct dirent *de;
 
@@ -216,7 +217,7 @@ static void thread_cpu(long pid, struct tcpu *out)
     snprintf(path, sizeof path, "/proc/%ld/task", pid);
     if (!(d = opendir(path)))
         return;
-    while ((de = readdir(d))) {
+    while ((de = readdir(d)) && out->n < MAX_TIDS) {
         unsigned long ut = 0, st = 0;
         FILE *f;
         size_t k;
@@ -224,53 +225,82 @@ static void thread_cpu(long pid, struct tcpu *out)
             continue;
         snprintf(path, sizeof path, "/proc/%ld/task/%.20s/stat", pid, de->d_name);
         if (!(f = fopen(path, "r")))
-            continue;
+            continue; /* exited meanwhile */
         k = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
         buf[k] = '\0';
+        /* the name sits in parentheses and may hold spaces or ')': cut at the last ')' */
         const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
         if (!open || !close || close <= open ||
             sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
             continue;
-        snprintf(name, sizeof name, "%.*s", (int)(close - open - 1), open + 1);
+        char *name = out->name[out->n];
+        snprintf(name, sizeof out->name[0], "%.*s", (int)(close - open - 1), open + 1);
         /* "rocksdb:high" and "rocksdb:low" stay apart; numbered librdkafka threads do not */
         for (char *p = name; *p; p++)
-            if (*p == ' ' || (*p >= '0' && *p <= '9' && strncmp(name, "rdk:", 4) == 0))
-                *p = *p == ' ' ? '_' : 'N';
-        size_t i = 0;
-        while (i < out->n && strcmp(out->name[i], name) != 0)
-            i++;
-        if (i == out->n) {
-            if (out->n == MAX_TNAMES)
-                continue;
-            snprintf(out->name[out->n++], sizeof out->name[0], "%.15s", name);
-        }
-        out->s[i] += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+            if (*p == ' ')
+                *p = '_';
+            else if (*p >= '0' && *p <= '9' && strncmp(name, "rdk:", 4) == 0)
+                *p = 'N';
+        out->tid[out->n] = atol(de->d_name);
+        out->s[out->n++] = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
     }
     closedir(d);
 }
 
-/* "name=seconds,..." of what each thread name used between the two samples, biggest first */
+/* " name=seconds ..." of what the threads of each name used between the two samples, biggest
+ * first. A thread started in between counts from its start; one that exited in between is
+ * missing from the second sample and counted as 0 (its name then gets a '+', the figure being
+ * a lower bound). */
 static void print_thread_cpu(const struct tcpu *a, const struct tcpu *b)
 {
-    double used[MAX_TNAMES];
-    int done[MAX_TNAMES] = {0};
+    char name[MAX_TIDS][16];
+    double used[MAX_TIDS];
+    int partial[MAX_TIDS] = {0}, done[MAX_TIDS] = {0};
+    size_t n = 0;
 
     for (size_t i = 0; i < b->n; i++) {
-        used[i] = b->s[i];
+        double u = b->s[i];
         for (size_t j = 0; j < a->n; j++)
-            if (strcmp(a->name[j], b->name[i]) == 0)
-                used[i] -= a->s[j];
+            if (a->tid[j] == b->tid[i])
+                u -= a->s[j];
+        size_t k = 0;
+        while (k < n && strcmp(name[k], b->name[i]) != 0)
+            k++;
+        if (k == n) {
+            if (n == MAX_TIDS)
+                continue;
+            memcpy(name[n], b->name[i], sizeof name[0]);
+            used[n++] = 0;
+        }
+        used[k] += u;
+    }
+    for (size_t j = 0; j < a->n; j++) {
+        int alive = 0;
+        for (size_t i = 0; i < b->n && !alive; i++)
+            alive = a->tid[j] == b->tid[i];
+        if (alive)
+            continue;
+        size_t k = 0;
+        while (k < n && strcmp(name[k], a->name[j]) != 0)
+            k++;
+        if (k == n) {
+            if (n == MAX_TIDS)
+                continue;
+            memcpy(name[n], a->name[j], sizeof name[0]);
+            used[n++] = 0;
+        }
+        partial[k] = 1;
     }
     printf("daemon_threads");
-    for (size_t k = 0; k < b->n; k++) {
+    for (size_t r = 0; r < n; r++) {
         size_t best = SIZE_MAX;
-        for (size_t i = 0; i < b->n; i++)
-            if (!done[i] && (best == SIZE_MAX || used[i] > used[best]))
-                best = i;
+        for (size_t k = 0; k < n; k++)
+            if (!done[k] && (best == SIZE_MAX || used[k] > used[best]))
+                best = k;
         done[best] = 1;
-        if (used[best] >= 0.005)
-            printf(" %s=%.2f", b->name[best], used[best]);
+        if (used[best] >= 0.005 || partial[best])
+            printf(" %s%s=%.2f", name[best], partial[best] ? "+" : "", used[best]);
     }
     printf("\n");
 }
