@@ -225,16 +225,19 @@ struct node {
     uint32_t nref;   /* live edges that reference it */
     uint32_t mark;   /* scratch for traversals */
     uint32_t mark2;
-    uint32_t ord;   /* 1-based number in the incident being rendered, 0 outside it */
-    uint32_t mod;   /* xf_correlator.gen when anything its closure reads last changed: its
-                       adjacency, hub status, ids or detections (see incident.c) */
-    uint32_t jmod;  /* the same for what its incident's JSON shows: its labels, ids, times,
-                       detections, hub status, and edges to other members */
-    uint8_t member; /* in the member set of an incident of the last computation, or of one
-                       closed since (then it only stamps jmod more often than needed) */
-    uint8_t in_inc; /* non-hub member of a current incident: touching it dirties */
-    uint8_t desc;   /* reached forward from a detection in the last computation */
-    uint8_t listed; /* in xf_correlator.seeds */
+    uint32_t ord;    /* 1-based number in the incident being rendered, 0 outside it */
+    uint32_t mod;    /* xf_correlator.gen when anything its closure reads last changed: its
+                        adjacency, hub status, ids or detections (see incident.c) */
+    uint32_t jmod;   /* the same for what its incident's JSON shows: its labels, ids, times,
+                        detections, hub status, and edges to other members */
+    uint8_t member;  /* in the member set of an incident of the last computation, or of one
+                        closed since (then it only stamps jmod more often than needed) */
+    uint8_t in_inc;  /* non-hub member of a current incident: touching it dirties */
+    uint8_t watched; /* non-hub node a current closure's walk reached, pruned ones included (a
+                        file or hash that led nowhere yet): a new link there can change the
+                        closure, so touching it dirties too */
+    uint8_t desc;    /* reached forward from a detection in the last computation */
+    uint8_t listed;  /* in xf_correlator.seeds */
 };
 
 struct edge {

@@ -880,6 +880,9 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
             n->member = 0;
         }
     }
+    for (size_t i = 0; i < s->n_sc; i++)
+        for (uint32_t k = 0; k < s->sc[i].n_reached; k++)
+            c->nodes[s->sc[i].reached[k]].watched = 0;
     /* Seeds: drop entries whose node lost its detections or was freed, and duplicates left
      * by a freed slot that was reused. */
     for (uint32_t i = 0; i < c->n_seeds; i++)
@@ -989,6 +992,15 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
     new_sc = NULL;
     if (rc)
         goto out;
+    /* Without this a closure could go stale: a mail that arrives after the attachment's
+     * hash was pruned links the hash, and through it the recipients' closures, yet touches
+     * no member, and nothing would recompute. */
+    for (size_t i = 0; i < s->n_sc; i++) {
+        for (uint32_t k = 0; k < s->sc[i].n_reached; k++) {
+            struct node *x = &c->nodes[s->sc[i].reached[k]];
+            x->watched = x->key && !corr_is_hub(c, x);
+        }
+    }
     for (size_t i = 0; i < cl.n; i++)
         c->nodes[cl.a[i]].inc = CORR_NONE;
     size_t n_groups = 0;

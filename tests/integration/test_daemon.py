@@ -369,6 +369,41 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(len(with_ps), 1, incs)
         self.assertIn('"word-ev"', json.dumps(with_ps[0]))
 
+    def test_partitions_read_one_after_another_give_the_incidents_of_replay(self):
+        # Whole partitions delivered one after another (2, then 0, then 1), each durable before
+        # the next, at the default 10 min lateness: the daemon checkpoints (and computes
+        # incidents) between them. Partition 1 holds the mail gateway, whose delivery records
+        # link the phishing attachment's hash to both recipients only at the end; that must
+        # still merge the two hosts' parts into replay's one incident (it used not to: the
+        # new link touched no incident member, and nothing recomputed).
+        b = self.broker(partitions=3)
+        produce_scenario(b)
+        parts = {}
+        for p in range(3):
+            out = subprocess.run(["kcat", "-C", "-b", b.addr, "-t", "xdr.endpoint", "-p", str(p),
+                                  "-e", "-q", "-f", "%s\n"], capture_output=True, text=True,
+                                 timeout=60, check=True).stdout
+            parts[p] = [line + "\n" for line in out.splitlines() if line.strip()]
+        self.assertEqual(sum(map(len, parts.values())), EXPECT_RECORDS)
+        self.assertTrue(all(parts.values()), "every partition holds records")
+        b2 = self.broker(partitions=3)
+        db = os.path.join(self.dir, "db")
+        d = self.daemon(b2, db, lateness=None)
+        done = 0
+        for p in (2, 0, 1):
+            path = os.path.join(self.dir, f"p{p}.jsonl")
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(parts[p])
+            xftest.run("produce", "--brokers", b2.addr, "--topic", "xdr.endpoint", "-p", str(p),
+                       path)
+            done += len(parts[p])
+            wait_for(lambda: d.committed() == done, 60, f"partition {p} committed")
+        self.assertEqual(d.term(), 0)
+        got = [json.loads(line) for line in incidents_json(db).splitlines() if line.strip()]
+        want = [json.loads(line) for line in replay_json().splitlines() if line.strip()]
+        self.assertEqual(len(want), 1)
+        self.assertEqual(got, want)
+
     def test_malformed_records_go_to_the_dead_letter_topic_with_a_reason(self):
         b = self.broker(partitions=1)
         db = os.path.join(self.dir, "db")

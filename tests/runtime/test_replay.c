@@ -430,6 +430,74 @@ static void replay_into_a_db_twice_is_idempotent(void **state)
     run_close(&b);
 }
 
+/* The scenario's records of ws-012, of the mail gateway mx1, and of every other host, in three
+ * files (in file order each). */
+static void split_scenario_by_host(char *rest, char *ws012, char *mx1)
+{
+    char *paths[3] = {rest, ws012, mx1};
+    FILE *out[3];
+    FILE *in = fopen(SCENARIO, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+
+    assert_non_null(in);
+    for (int i = 0; i < 3; i++) {
+        int fd = mkstemp(paths[i]);
+        assert_true(fd >= 0);
+        out[i] = fdopen(fd, "w");
+        assert_non_null(out[i]);
+    }
+    while ((n = getline(&line, &cap, in)) > 0) {
+        json_error_t err;
+        json_t *rec = json_loadb(line, (size_t)n, 0, &err);
+        assert_non_null(rec);
+        const char *h = json_string_value(json_object_get(rec, "host.name"));
+        if (!h)
+            h = json_string_value(json_object_get(json_object_get(rec, "host"), "name"));
+        int k = h && strncmp(h, "ws-012", 6) == 0 ? 1 : h && strncmp(h, "mx1", 3) == 0 ? 2 : 0;
+        fputs(line, out[k]);
+        json_decref(rec);
+    }
+    free(line);
+    fclose(in);
+    for (int i = 0; i < 3; i++)
+        fclose(out[i]);
+}
+
+/* Three runs into one database, as a daemon reading one partition after another would
+ * checkpoint between them: every other host, then ws-012, then the mail gateway. The mail
+ * links the phishing attachment's hash, which the closures had reached and pruned, to both
+ * recipients: the incidents must be recomputed then and merge into replay's one. */
+static void replay_in_three_runs_gives_the_incidents_of_one_pass(void **state)
+{
+    char dir[] = "/tmp/xf-db-XXXXXX";
+    char rest[] = "/tmp/xf-rest-XXXXXX", ws012[] = "/tmp/xf-ws012-XXXXXX",
+         mx1[] = "/tmp/xf-mx1-XXXXXX";
+    const char *files[] = {SCENARIO};
+    const char *parts[] = {rest, ws012, mx1};
+    struct run one, run;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    split_scenario_by_host(rest, ws012, mx1);
+    replay(&one, files, 1, NULL, 2);
+    assert_int_equal(one.n_incidents, 1);
+    for (size_t i = 0; i < 3; i++) {
+        replay(&run, &parts[i], 1, dir, 2);
+        if (i < 2)
+            run_close(&run);
+    }
+    assert_int_equal(run.n_incidents, 1);
+    assert_int_equal(one.out.len, run.out.len);
+    assert_memory_equal(one.out.data, run.out.data, one.out.len);
+    for (size_t i = 0; i < 3; i++)
+        unlink(parts[i]);
+    rm_rf(dir);
+    run_close(&one);
+    run_close(&run);
+}
+
 /* One ECS process start with this id at 2026-11-20 09:00 + minutes. */
 static void ecs_at(struct xf_buf *b, const char *id, int minutes)
 {
@@ -536,6 +604,7 @@ int main(void)
         cmocka_unit_test(replay_into_a_db_twice_is_idempotent),
         cmocka_unit_test(graph_edges_are_stored_only_with_store_edges),
         cmocka_unit_test(replaying_twice_is_idempotent_for_an_id_seen_at_two_times),
+        cmocka_unit_test(replay_in_three_runs_gives_the_incidents_of_one_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
