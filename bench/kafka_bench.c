@@ -252,6 +252,20 @@ static void thread_cpu(long pid, struct tcpu *out)
  * first. A thread started in between counts from its start; one that exited in between is
  * missing from the second sample and counted as 0 (its name then gets a '+', the figure being
  * a lower bound). */
+/* The index of nm in name[0..*n), added (with used 0) if new; *n when the table is full. */
+static size_t name_slot(char name[][16], double *used, size_t *n, const char *nm)
+{
+    size_t k = 0;
+
+    while (k < *n && strcmp(name[k], nm) != 0)
+        k++;
+    if (k == *n && *n < MAX_TIDS) {
+        snprintf(name[k], 16, "%s", nm);
+        used[(*n)++] = 0;
+    }
+    return k;
+}
+
 static void print_thread_cpu(const struct tcpu *a, const struct tcpu *b)
 {
     char name[MAX_TIDS][16];
@@ -264,16 +278,9 @@ static void print_thread_cpu(const struct tcpu *a, const struct tcpu *b)
         for (size_t j = 0; j < a->n; j++)
             if (a->tid[j] == b->tid[i])
                 u -= a->s[j];
-        size_t k = 0;
-        while (k < n && strcmp(name[k], b->name[i]) != 0)
-            k++;
-        if (k == n) {
-            if (n == MAX_TIDS)
-                continue;
-            memcpy(name[n], b->name[i], sizeof name[0]);
-            used[n++] = 0;
-        }
-        used[k] += u;
+        size_t k = name_slot(name, used, &n, b->name[i]);
+        if (k < n)
+            used[k] += u;
     }
     for (size_t j = 0; j < a->n; j++) {
         int alive = 0;
@@ -281,16 +288,9 @@ static void print_thread_cpu(const struct tcpu *a, const struct tcpu *b)
             alive = a->tid[j] == b->tid[i];
         if (alive)
             continue;
-        size_t k = 0;
-        while (k < n && strcmp(name[k], a->name[j]) != 0)
-            k++;
-        if (k == n) {
-            if (n == MAX_TIDS)
-                continue;
-            memcpy(name[n], a->name[j], sizeof name[0]);
-            used[n++] = 0;
-        }
-        partial[k] = 1;
+        size_t k = name_slot(name, used, &n, a->name[j]);
+        if (k < n)
+            partial[k] = 1;
     }
     printf("daemon_threads");
     for (size_t r = 0; r < n; r++) {
