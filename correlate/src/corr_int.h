@@ -232,10 +232,9 @@ struct node {
                         detections, hub status, and edges to other members */
     uint8_t member;  /* in the member set of an incident of the last computation, or of one
                         closed since (then it only stamps jmod more often than needed) */
-    uint8_t in_inc;  /* non-hub member of a current incident: touching it dirties */
-    uint8_t watched; /* non-hub node a current closure's walk reached, pruned ones included (a
-                        file or hash that led nowhere yet): a new link there can change the
-                        closure, so touching it dirties too */
+    uint8_t watched; /* non-hub node a current incident's closure walks reached: its members,
+                        and the files and hashes pruned from them because they led nowhere yet
+                        (a new link there can change a closure): touching it dirties */
     uint8_t desc;    /* reached forward from a detection in the last computation */
     uint8_t listed;  /* in xf_correlator.seeds */
 };

@@ -553,7 +553,7 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
         if (rc)
             return rc;
     }
-    if (n->in_inc || n->watched)
+    if (n->watched)
         c->dirty = 1;
     *out = i;
     return 0;
@@ -647,8 +647,7 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
             e->time = t;
             snprintf(e->event_id, sizeof(e->event_id), "%s", event_id);
             edge_stamp(c, from, to, 1, 1, 1, 1);
-            if (c->nodes[from].in_inc || c->nodes[from].watched || c->nodes[to].in_inc ||
-                c->nodes[to].watched)
+            if (c->nodes[from].watched || c->nodes[to].watched)
                 c->dirty = 1;
         }
         return 0;
@@ -725,7 +724,7 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
     c->pending[c->n_pending++] = i;
     e->pending = 1;
     c->st.edges++;
-    if (nf->in_inc || nf->watched || nt->in_inc || nt->watched)
+    if (nf->watched || nt->watched)
         c->dirty = 1;
     return 0;
 }

@@ -875,7 +875,6 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
         for (size_t k = 0; k < s->cur[i].n_members; k++) {
             struct node *n = &c->nodes[s->cur[i].members[k]];
             n->inc = CORR_NONE;
-            n->in_inc = 0;
             n->desc = 0;
             n->member = 0;
         }
@@ -1031,7 +1030,6 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
                 x->mark2 = ep;
                 x->member = 1;
                 x->inc = root_inc[g];
-                x->in_inc = !corr_is_hub(c, x);
                 rc = u32v_push(&set, cl.a[i]);
             }
         }
@@ -1136,7 +1134,6 @@ static int close_idle(struct xf_correlator *c)
                 x->mod = x->jmod = c->gen;
                 corr_node_clear_dets(x);
                 x->inc = CORR_NONE;
-                x->in_inc = 0;
             }
         }
         xf_free(r->members);
