@@ -175,26 +175,37 @@ static double peak_rss_mb(long pid)
     return mb;
 }
 
-/* User + system CPU seconds pid has used so far (all its threads), or -1. */
-static double cpu_seconds(long pid)
+/* User + system CPU seconds from a /proc stat file (a process's: all its threads; a task's:
+ * that thread), or -1; with name, also its command name. */
+static double stat_cpu_seconds(const char *path, char *name, size_t namesz)
 {
-    char path[64], buf[1024];
+    char buf[1024];
     unsigned long ut = 0, st = 0;
     FILE *f;
     size_t n;
 
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     if (!(f = fopen(path, "r")))
-        return -1;
+        return -1; /* gone meanwhile */
     n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    /* after the command name in parentheses (which may hold spaces): state is field 3,
-     * utime and stime are fields 14 and 15 */
-    const char *p = strrchr(buf, ')');
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    /* the name sits in parentheses and may hold spaces or ')': cut at the last ')'; then
+     * state is field 3, utime and stime are fields 14 and 15 */
+    const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+    if (!open || !close || close <= open ||
+        sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
+    if (name)
+        snprintf(name, namesz, "%.*s", (int)(close - open - 1), open + 1);
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double cpu_seconds(long pid)
+{
+    char path[64];
+
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    return stat_cpu_seconds(path, NULL, 0);
 }
 
 /* CPU seconds per thread (/proc/<pid>/task/<tid>/stat), summed by thread name for the report:
@@ -209,7 +220,7 @@ struct tcpu {
 
 static void thread_cpu(long pid, struct tcpu *out)
 {
-    char path[96], buf[1024];
+    char path[96];
     DIR *d;
     struct dirent *de;
 
@@ -218,24 +229,13 @@ static void thread_cpu(long pid, struct tcpu *out)
     if (!(d = opendir(path)))
         return;
     while ((de = readdir(d)) && out->n < MAX_TIDS) {
-        unsigned long ut = 0, st = 0;
-        FILE *f;
-        size_t k;
+        char *name = out->name[out->n];
         if (de->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "/proc/%ld/task/%.20s/stat", pid, de->d_name);
-        if (!(f = fopen(path, "r")))
-            continue; /* exited meanwhile */
-        k = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[k] = '\0';
-        /* the name sits in parentheses and may hold spaces or ')': cut at the last ')' */
-        const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
-        if (!open || !close || close <= open ||
-            sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        double sec = stat_cpu_seconds(path, name, sizeof out->name[0]);
+        if (sec < 0)
             continue;
-        char *name = out->name[out->n];
-        snprintf(name, sizeof out->name[0], "%.*s", (int)(close - open - 1), open + 1);
         /* "rocksdb:high" and "rocksdb:low" stay apart; numbered librdkafka threads do not */
         for (char *p = name; *p; p++)
             if (*p == ' ')
@@ -243,7 +243,7 @@ static void thread_cpu(long pid, struct tcpu *out)
             else if (*p >= '0' && *p <= '9' && strncmp(name, "rdk:", 4) == 0)
                 *p = 'N';
         out->tid[out->n] = atol(de->d_name);
-        out->s[out->n++] = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        out->s[out->n++] = sec;
     }
     closedir(d);
 }
