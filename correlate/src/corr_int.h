@@ -17,15 +17,14 @@
 /* ---- hash table: 64-bit hash -> 64-bit value, several values per hash allowed ------------- */
 
 struct hslot {
-    uint64_t h; /* 0 = empty, 1 = deleted; real hashes 0/1 are remapped to 2 */
+    uint64_t h; /* 0 = empty; real hashes 0 and 1 are remapped to 2 and 3 */
     uint64_t v;
 };
 
 struct hmap {
     struct hslot *s;
-    size_t cap;  /* power of two */
-    size_t n;    /* live */
-    size_t used; /* live + deleted */
+    size_t cap; /* power of two */
+    size_t n;   /* entries */
 };
 
 int hmap_init(struct hmap *m, size_t cap);
