@@ -128,6 +128,15 @@ struct node_spec {
     int activity; /* the event is activity of the entity, not what made it */
 };
 
+/* What an edge shows of the row that made it: the relation (with its hash, as edges are
+ * identified by from, to and relation), key, the row's name as the link, technique and
+ * confidence. Edges point here instead of carrying copies. */
+struct edge_attr {
+    const char *relation, *key, *link, *technique;
+    double confidence;
+    uint64_t rel_hash;
+};
+
 struct direct_spec {
     char *name;
     struct match m;
@@ -136,6 +145,7 @@ struct direct_spec {
     char *key;
     char *technique; /* NULL or "T1566.001" */
     double confidence;
+    struct edge_attr attr; /* set when loading is done */
 };
 
 #define KEYALT_MAX 4
@@ -157,6 +167,7 @@ struct window_spec {
     char *key;
     char *technique;
     double confidence;
+    struct edge_attr attr; /* set when loading is done */
 };
 
 struct specs {
@@ -185,10 +196,17 @@ struct det {
     xf_time_t time;
 };
 
-/* Event ids of a node: sorted, the smallest NODE_IDS_MAX kept, the rest counted. */
+/* An event id as the graph keeps it: one allocation per event, shared by everything that
+ * event made (a node's id lists and label source, the edges it is evidence of, its
+ * windowed-join entries), freed with the last of them. It reads as a plain string. */
+const char *corr_eid_new(const char *id);
+const char *corr_eid_hold(const char *eid);
+void corr_eid_drop(const char *eid); /* NULL is ignored */
+
+/* Event ids of a node (eids): sorted, the smallest NODE_IDS_MAX kept, the rest counted. */
 #define NODE_IDS_MAX 4096
 struct idset {
-    char **a;
+    const char **a;
     uint32_t n, cap; /* n <= NODE_IDS_MAX */
     uint64_t more;
 };
@@ -206,9 +224,9 @@ struct node {
     char *label;
     char *user;
     xf_time_t lprio_time;
-    char lprio_id[XF_EVENT_ID_MAX];
-    xf_time_t t_ref; /* earliest time any event named it */
-    xf_time_t t_own; /* earliest time of its own events, INT64_MAX when none */
+    const char *lprio_id; /* eid; NULL until a source was chosen */
+    xf_time_t t_ref;      /* earliest time any event named it */
+    xf_time_t t_own;      /* earliest time of its own events, INT64_MAX when none */
     xf_time_t t_own_max;
     xf_time_t t_act_min; /* of its activity events */
     xf_time_t t_act_max;
@@ -239,15 +257,11 @@ struct node {
 };
 
 struct edge {
-    uint32_t from, to;    /* CORR_NONE when the slot is free */
-    const char *relation; /* borrowed from the specs */
-    const char *key;
-    const char *link;
-    const char *technique;
-    double confidence;
+    uint32_t from, to;         /* CORR_NONE when the slot is free */
+    const struct edge_attr *a; /* of the spec row, borrowed */
     xf_time_t time;
-    char event_id[XF_EVENT_ID_MAX];
-    uint8_t pending; /* not yet drained */
+    const char *event_id; /* eid */
+    uint8_t pending;      /* not yet drained */
 };
 
 /* ---- derived values (derive.c) ----------------------------------------------------------- */
@@ -276,8 +290,8 @@ const char *corr_proc_user(struct xf_correlator *c, const char *hostkey, const c
 
 struct jentry {
     xf_time_t time;
+    const char *event_id; /* eid */
     uint32_t node;
-    char event_id[XF_EVENT_ID_MAX];
 };
 
 /* The entries of one windowed-join key on one side. */
@@ -378,6 +392,7 @@ struct xf_correlator {
     struct hmap host_ips; /* hash of the host key -> index in ips */
 
     struct vals v1, v2, vl, vk[KEYPART_MAX];
+    const char *eid; /* of the event being added (see corr_eid_new) */
     struct xf_buf kb, kb2;
 
     /* Events whose join key needed an address the IP -> host map did not know yet; they are

@@ -8,6 +8,7 @@
  * relation) with the same tie-breaking. That is what makes the incident JSON byte-identical
  * whatever order the same events arrive in.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,42 @@ static int set_str(char **dst, const char *s)
     xf_free(*dst);
     *dst = n;
     return 0;
+}
+
+/* ---- shared event ids --------------------------------------------------------------------- */
+
+struct eid {
+    uint32_t ref;
+    char s[];
+};
+
+static struct eid *eid_of(const char *eid)
+{
+    return (struct eid *)(eid - offsetof(struct eid, s));
+}
+
+const char *corr_eid_new(const char *id)
+{
+    size_t len = strlen(id);
+    struct eid *e = xf_malloc(sizeof(*e) + len + 1);
+
+    if (!e)
+        return NULL;
+    e->ref = 1;
+    memcpy(e->s, id, len + 1);
+    return e->s;
+}
+
+const char *corr_eid_hold(const char *eid)
+{
+    eid_of(eid)->ref++;
+    return eid;
+}
+
+void corr_eid_drop(const char *eid)
+{
+    if (eid && --eid_of(eid)->ref == 0)
+        xf_free(eid_of(eid));
 }
 
 /* ---- time buckets for the eviction sweep --------------------------------------------------- */
@@ -442,6 +479,7 @@ const char *corr_proc_user(struct xf_correlator *c, const char *hostkey, const c
     return i == CORR_NONE ? NULL : c->nodes[i].user;
 }
 
+/* Adds eid (held here) unless the set has it. */
 static int idset_add(struct idset *s, const char *id)
 {
     size_t lo = 0, hi = s->n;
@@ -461,21 +499,18 @@ static int idset_add(struct idset *s, const char *id)
         s->more++;
         if (lo == NODE_IDS_MAX)
             return 0;
-        xf_free(s->a[--s->n]);
+        corr_eid_drop(s->a[--s->n]);
     }
     if (s->n == s->cap) {
         uint32_t nc = s->cap ? s->cap * 2 : 2;
-        char **na = xf_realloc(s->a, nc * sizeof(*na));
+        const char **na = xf_realloc(s->a, nc * sizeof(*na));
         if (!na)
             return XF_ENOMEM;
         s->a = na;
         s->cap = nc;
     }
-    char *d = xf_strdup(id);
-    if (!d)
-        return XF_ENOMEM;
     memmove(&s->a[lo + 1], &s->a[lo], (s->n - lo) * sizeof(*s->a));
-    s->a[lo] = d;
+    s->a[lo] = corr_eid_hold(id);
     s->n++;
     return 0;
 }
@@ -483,7 +518,7 @@ static int idset_add(struct idset *s, const char *id)
 static void idset_close(struct idset *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        xf_free(s->a[i]);
+        corr_eid_drop(s->a[i]);
     xf_free(s->a);
     memset(s, 0, sizeof(*s));
 }
@@ -520,15 +555,16 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
     }
     if (ev->time > n->t_touch)
         n->t_touch = ev->time;
-    int better =
-        ep->prio > n->lprio ||
-        (ep->prio == n->lprio && (ev->time < n->lprio_time ||
-                                  (ev->time == n->lprio_time && strcmp(ev->id, n->lprio_id) < 0)));
+    int better = ep->prio > n->lprio ||
+                 (ep->prio == n->lprio &&
+                  (ev->time < n->lprio_time ||
+                   (ev->time == n->lprio_time && n->lprio_id && strcmp(ev->id, n->lprio_id) < 0)));
     if (better) {
         n->mod = n->jmod = c->gen;
         n->lprio = ep->prio;
         n->lprio_time = ev->time;
-        memcpy(n->lprio_id, ev->id, sizeof(n->lprio_id));
+        corr_eid_drop(n->lprio_id);
+        n->lprio_id = corr_eid_hold(c->eid);
         if (ep->has_label)
             rc = first_val(c, &ep->label, ev, &n->label);
         else
@@ -549,7 +585,7 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
             *lo = ev->time;
         if (ev->time > *hi)
             *hi = ev->time;
-        rc = idset_add(activity ? &n->act : &n->ids, ev->id);
+        rc = idset_add(activity ? &n->act : &n->ids, c->eid);
         if (rc)
             return rc;
     }
@@ -561,10 +597,10 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
 
 /* ---- edges -------------------------------------------------------------------------------- */
 
-static uint64_t edge_hash(uint32_t from, uint32_t to, const char *rel)
+static uint64_t edge_hash(uint32_t from, uint32_t to, const struct edge_attr *a)
 {
     uint32_t k[2] = {from, to};
-    return xf_hash64_seed(k, sizeof(k), xf_hash64(rel, strlen(rel)));
+    return xf_hash64_seed(k, sizeof(k), a->rel_hash);
 }
 
 static int adj_push(struct node *n, uint32_t e)
@@ -615,11 +651,7 @@ static void edge_stamp(struct xf_correlator *c, uint32_t from, uint32_t to, int 
     }
 }
 
-struct edge_attr {
-    const char *relation, *key, *link, *technique;
-    double confidence;
-};
-
+/* Makes the edge, or updates it; event_id is an eid (held here). */
 static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const struct edge_attr *a,
                     xf_time_t t, const char *event_id)
 {
@@ -629,23 +661,22 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
 
     if (from == to)
         return 0;
-    h = edge_hash(from, to, a->relation);
+    h = edge_hash(from, to, a);
     pos = hmap_first(&c->edge_idx, h);
     while (hmap_next(&c->edge_idx, h, &pos, &v)) {
         struct edge *e = &c->edges[v];
-        if (e->from != from || e->to != to || strcmp(e->relation, a->relation) != 0)
+        if (e->from != from || e->to != to ||
+            (e->a != a && strcmp(e->a->relation, a->relation) != 0))
             continue;
         /* The same link made again: keep the strongest, then the earliest evidence. */
-        int better = a->confidence > e->confidence ||
-                     (a->confidence == e->confidence &&
+        int better = a->confidence > e->a->confidence ||
+                     (a->confidence == e->a->confidence &&
                       (t < e->time || (t == e->time && strcmp(event_id, e->event_id) < 0)));
         if (better) {
-            e->key = a->key;
-            e->link = a->link;
-            e->technique = a->technique;
-            e->confidence = a->confidence;
+            e->a = a;
             e->time = t;
-            snprintf(e->event_id, sizeof(e->event_id), "%s", event_id);
+            corr_eid_drop(e->event_id);
+            e->event_id = corr_eid_hold(event_id);
             edge_stamp(c, from, to, 1, 1, 1, 1);
             if (c->nodes[from].watched || c->nodes[to].watched)
                 c->dirty = 1;
@@ -660,19 +691,15 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
     memset(e, 0, sizeof(*e));
     e->from = from;
     e->to = to;
-    e->relation = a->relation;
-    e->key = a->key;
-    e->link = a->link;
-    e->technique = a->technique;
-    e->confidence = a->confidence;
+    e->a = a;
     e->time = t;
-    snprintf(e->event_id, sizeof(e->event_id), "%s", event_id);
     rc = hmap_put(&c->edge_idx, h, i);
     if (rc) {
         e->from = e->to = CORR_NONE;
         push_u32(&c->free_edges, &c->n_free_edges, &c->cap_free_edges, i);
         return rc;
     }
+    e->event_id = corr_eid_hold(event_id);
     struct node *nf = &c->nodes[from], *nt = &c->nodes[to];
     int was_fh = corr_is_hub(c, nf), was_th = corr_is_hub(c, nt);
     /* Links to leaf kinds (addresses, hosts) never carry connectivity, so they do not make
@@ -733,7 +760,7 @@ static void edge_remove(struct xf_correlator *c, uint32_t i)
 {
     struct edge *e = &c->edges[i];
 
-    hmap_del(&c->edge_idx, edge_hash(e->from, e->to, e->relation), i);
+    hmap_del(&c->edge_idx, edge_hash(e->from, e->to, e->a), i);
     int df = adj_del(&c->nodes[e->from], i), dt = adj_del(&c->nodes[e->to], i);
     edge_stamp(c, e->from, e->to, df || !corr_is_hub(c, &c->nodes[e->from]),
                dt || !corr_is_hub(c, &c->nodes[e->to]), df, dt);
@@ -745,6 +772,8 @@ static void edge_remove(struct xf_correlator *c, uint32_t i)
                 c->pending[k] = CORR_NONE;
     }
     e->from = e->to = CORR_NONE;
+    corr_eid_drop(e->event_id);
+    e->event_id = NULL;
     c->st.edges--;
     push_u32(&c->free_edges, &c->n_free_edges, &c->cap_free_edges, i);
 }
@@ -982,7 +1011,6 @@ static int do_direct(struct xf_correlator *c, const struct xf_event *ev, const c
         rc = endpoint_values(c, &d->from, ev, &fv);
         if (!rc)
             rc = endpoint_values(c, &d->to, ev, &tv);
-        struct edge_attr a = {d->relation, d->key, d->name, d->technique, d->confidence};
         for (size_t i = 0; i < fv.n && rc == 0; i++) {
             for (size_t j = 0; j < tv.n && rc == 0; j++) {
                 uint32_t f, t;
@@ -990,7 +1018,7 @@ static int do_direct(struct xf_correlator *c, const struct xf_event *ev, const c
                 if (!rc)
                     rc = touch(c, &d->to, ev, hostkey, vals_get(&tv, j), 0, 0, &t);
                 if (!rc)
-                    rc = edge_add(c, f, t, &a, ev->time, ev->id);
+                    rc = edge_add(c, f, t, &d->attr, ev->time, c->eid);
             }
         }
     }
@@ -1016,6 +1044,7 @@ static struct jlist *jl_find(struct xf_correlator *c, uint64_t h, uint32_t *idx)
     return NULL;
 }
 
+/* Adds (t, node, event_id: an eid, held here) to the list of key hash h. */
 static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time_t t, uint32_t node,
                      const char *event_id)
 {
@@ -1063,6 +1092,7 @@ static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time
         if (l->e[old].time > t)
             return 0;
         slot = &l->e[old];
+        corr_eid_drop(slot->event_id);
     } else {
         if (l->n == l->cap) {
             uint32_t nc = l->cap ? l->cap * 2 : 2;
@@ -1077,7 +1107,7 @@ static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time
     }
     slot->time = t;
     slot->node = node;
-    snprintf(slot->event_id, sizeof(slot->event_id), "%s", event_id);
+    slot->event_id = corr_eid_hold(event_id);
     if (t < l->qt) {
         /* an entry older than the list's queue time: queue it earlier too (the later item
          * goes stale; the sweep tells by qt) */
@@ -1127,14 +1157,13 @@ static int on_key(struct xf_correlator *c, const char *key, size_t len, void *ud
     const struct window_spec *ws = &c->specs.windowed[w->spec];
     uint64_t mine = xf_hash64_seed(key, len, w->spec * 2 + (size_t)w->side);
     uint64_t other = xf_hash64_seed(key, len, w->spec * 2 + (size_t)!w->side);
-    int rc = jl_insert(c, mine, (uint32_t)w->spec, w->ev->time, w->node, w->ev->id);
+    int rc = jl_insert(c, mine, (uint32_t)w->spec, w->ev->time, w->node, c->eid);
 
     if (rc)
         return rc;
     struct jlist *l = jl_find(c, other, NULL);
     if (!l)
         return 0;
-    struct edge_attr a = {ws->relation, ws->key, ws->name, ws->technique, ws->confidence};
     for (uint32_t k = 0; k < l->n && rc == 0; k++) {
         const struct jentry *e = &l->e[k];
         xf_time_t tl = w->side ? e->time : w->ev->time;
@@ -1146,13 +1175,13 @@ static int on_key(struct xf_correlator *c, const char *key, size_t len, void *ud
         uint32_t from = w->side ? e->node : w->node;
         uint32_t to = w->side ? w->node : e->node;
         /* The edge carries the later event as its evidence (ties: the right side). */
-        const char *eid = w->side ? w->ev->id : e->event_id;
+        const char *eid = w->side ? c->eid : e->event_id;
         xf_time_t et = tr;
         if (tl > tr) {
             et = tl;
-            eid = w->side ? e->event_id : w->ev->id;
+            eid = w->side ? e->event_id : c->eid;
         }
-        rc = edge_add(c, from, to, &a, et, eid);
+        rc = edge_add(c, from, to, &ws->attr, et, eid);
     }
     return rc;
 }
@@ -1231,7 +1260,11 @@ static int retry_replay(struct xf_correlator *c)
         if (host)
             corr_host_norm(host, hk, sizeof(hk));
         c->unresolved = 0;
-        rc = do_windowed(c, ev, hk);
+        const char *cur = c->eid;
+        c->eid = corr_eid_new(ev->id);
+        rc = c->eid ? do_windowed(c, ev, hk) : XF_ENOMEM;
+        corr_eid_drop(c->eid);
+        c->eid = cur;
         if (!rc && !c->unresolved)
             retry_drop(c, i);
         else
@@ -1314,6 +1347,7 @@ static void node_free(struct node *n)
     xf_free(n->host);
     xf_free(n->label);
     xf_free(n->user);
+    corr_eid_drop(n->lprio_id);
     idset_close(&n->ids);
     idset_close(&n->act);
     corr_node_clear_dets(n);
@@ -1329,8 +1363,13 @@ void xf_correlator_destroy(struct xf_correlator *c)
     for (uint32_t i = 0; i < c->n_nodes; i++)
         if (c->nodes[i].key)
             node_free(&c->nodes[i]);
-    for (uint32_t i = 0; i < c->n_jl; i++)
+    for (uint32_t i = 0; i < c->n_edges; i++)
+        corr_eid_drop(c->edges[i].event_id);
+    for (uint32_t i = 0; i < c->n_jl; i++) {
+        for (uint32_t k = 0; k < c->jl[i].n; k++)
+            corr_eid_drop(c->jl[i].e[k].event_id);
         xf_free(c->jl[i].e);
+    }
     for (size_t i = 0; i < c->n_ips; i++) {
         xf_free(c->ips[i].ip);
         xf_free(c->ips[i].host);
@@ -1511,6 +1550,8 @@ static int add(struct xf_correlator *c, const struct xf_event *ev, const struct 
     const char *host = xf_event_get(ev, XF_F_HOST);
     if (host)
         corr_host_norm(host, hostkey, sizeof(hostkey));
+    if (!(c->eid = corr_eid_new(ev->id)))
+        return XF_ENOMEM;
     rc = learn_from(c, ev, hostkey);
     if (!rc)
         rc = do_nodes(c, ev, hostkey, &primary);
@@ -1525,6 +1566,8 @@ static int add(struct xf_correlator *c, const struct xf_event *ev, const struct 
         rc = retry_replay(c);
     if (!rc && primary != CORR_NONE)
         rc = detect(c, primary, ev, matches);
+    corr_eid_drop(c->eid);
+    c->eid = NULL;
     return rc;
 }
 
@@ -1576,10 +1619,10 @@ int xf_correlator_drain_edges(struct xf_correlator *c, xf_edge_cb cb, void *ud)
             continue;
         struct xf_graph_edge g = {c->nodes[e->from].key,
                                   c->nodes[e->to].key,
-                                  e->relation,
-                                  e->key,
-                                  e->link,
-                                  e->confidence,
+                                  e->a->relation,
+                                  e->a->key,
+                                  e->a->link,
+                                  e->a->confidence,
                                   e->time,
                                   e->event_id};
         rc = cb(&g, ud);
@@ -1656,6 +1699,7 @@ int corr_evict(struct xf_correlator *c)
         uint32_t k = 0;
         while (k < l->n) {
             if (l->e[k].time < lim) {
+                corr_eid_drop(l->e[k].event_id);
                 l->e[k] = l->e[--l->n];
                 c->st.pending--;
                 c->st.evicted++;

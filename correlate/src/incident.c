@@ -323,7 +323,7 @@ static int cmp_edges(const void *a, const void *b)
         return fx < fy ? -1 : 1;
     if (tx != ty)
         return tx < ty ? -1 : 1;
-    return strcmp(x->relation, y->relation);
+    return strcmp(x->a->relation, y->a->relation);
 }
 
 struct det_ref {
@@ -554,29 +554,29 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
             first = e->time;
         if (e->time > last)
             last = e->time;
-        if (e->technique)
-            rc = strset_add(&techs, e->technique);
+        if (e->a->technique)
+            rc = strset_add(&techs, e->a->technique);
         const struct node *f = &c->nodes[e->from], *t = &c->nodes[e->to];
-        if (strcmp(e->relation, "downloaded") == 0)
+        if (strcmp(e->a->relation, "downloaded") == 0)
             st[ST_DOWNLOAD] = 1;
-        else if (strcmp(e->relation, "opened") == 0 || strcmp(e->relation, "executed") == 0) {
+        else if (strcmp(e->a->relation, "opened") == 0 || strcmp(e->a->relation, "executed") == 0) {
             st[ST_EXECUTION] = 1;
             /* A file a process wrote and another ran: the download stage. */
             for (uint32_t k = 0; k < f->n_adj; k++) {
                 const struct edge *w = &c->edges[f->adj[k]];
-                if (w->to == e->from && strcmp(w->relation, "wrote") == 0 &&
+                if (w->to == e->from && strcmp(w->a->relation, "wrote") == 0 &&
                     c->nodes[w->from].ord && c->nodes[w->from].kind == K_PROC)
                     st[ST_DOWNLOAD] = 1;
             }
-        } else if (strcmp(e->relation, "connected") == 0 && t->kind == K_IP)
+        } else if (strcmp(e->a->relation, "connected") == 0 && t->kind == K_IP)
             st[ST_C2] = 1;
-        else if (strcmp(e->relation, "lateral") == 0)
+        else if (strcmp(e->a->relation, "lateral") == 0)
             st[ST_LATERAL] = 1;
-        else if (strcmp(e->relation, "sent") == 0)
+        else if (strcmp(e->a->relation, "sent") == 0)
             st[ST_SPAM] = 1;
-        else if (strcmp(e->relation, "delivered") == 0 || strcmp(e->relation, "clicked") == 0)
+        else if (strcmp(e->a->relation, "delivered") == 0 || strcmp(e->a->relation, "clicked") == 0)
             st[ST_DELIVERY] = 1;
-        else if (strcmp(e->relation, "alerted") == 0 && t->kind == K_PROC)
+        else if (strcmp(e->a->relation, "alerted") == 0 && t->kind == K_PROC)
             st[ST_EXECUTION] = 1;
     }
     if (rc || n_dets == 0)
@@ -713,9 +713,9 @@ static int build_json(struct xf_correlator *c, struct u32v *set, struct inc_rec 
         json_t *o = json_object();
         json_object_set_new(o, "from", json_string(f));
         json_object_set_new(o, "to", json_string(t));
-        json_object_set_new(o, "relation", json_string(e->relation));
-        json_object_set_new(o, "key", json_string(e->key));
-        json_object_set_new(o, "confidence", json_real(e->confidence));
+        json_object_set_new(o, "relation", json_string(e->a->relation));
+        json_object_set_new(o, "key", json_string(e->a->key));
+        json_object_set_new(o, "confidence", json_real(e->a->confidence));
         json_array_append_new(ja, o);
     }
     json_object_set_new(root, "edges", ja);

@@ -592,6 +592,19 @@ int corr_specs_load_buffer(const char *name, const char *yaml, size_t len, struc
     }
     if (l.err)
         rc = l.err;
+    /* the arrays are final now: edges may point into them */
+    for (size_t i = 0; i < out->n_direct && !rc; i++) {
+        struct direct_spec *d = &out->direct[i];
+        d->attr = (struct edge_attr){d->relation,   d->key,
+                                     d->name,       d->technique,
+                                     d->confidence, xf_hash64(d->relation, strlen(d->relation))};
+    }
+    for (size_t i = 0; i < out->n_windowed && !rc; i++) {
+        struct window_spec *w = &out->windowed[i];
+        w->attr = (struct edge_attr){w->relation,   w->key,
+                                     w->name,       w->technique,
+                                     w->confidence, xf_hash64(w->relation, strlen(w->relation))};
+    }
 out:
     if (have_doc)
         yaml_document_delete(&l.doc);
