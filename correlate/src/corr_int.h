@@ -207,8 +207,8 @@ void corr_eid_drop(const char *eid); /* NULL is ignored */
 #define NODE_IDS_MAX 4096
 struct idset {
     const char **a;
-    uint32_t n, cap; /* n <= NODE_IDS_MAX */
-    uint64_t more;
+    uint16_t n, cap; /* n <= NODE_IDS_MAX */
+    uint32_t more;   /* stops at UINT32_MAX */
 };
 
 struct node {
@@ -217,7 +217,6 @@ struct node {
     xf_time_t t_touch; /* latest time any event named it (eviction) */
     uint32_t n_dets;
     uint32_t inc; /* incident membership of the last computation (CORR_NONE) */
-    uint64_t h;
     enum kind_id kind;
     int lprio;  /* priority of the label/host/user source */
     char *host; /* display host */

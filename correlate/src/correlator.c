@@ -441,7 +441,6 @@ static int node_get(struct xf_correlator *c, enum kind_id kind, xf_time_t t, uin
     n->key = xf_strndup(key, c->kb.len);
     if (!n->key)
         goto nomem;
-    n->h = h;
     n->kind = kind;
     n->t_ref = INT64_MAX;
     n->t_own = INT64_MAX;
@@ -496,7 +495,8 @@ static int idset_add(struct idset *s, const char *id)
     }
     /* Keep the smallest NODE_IDS_MAX ids: the same set whatever the arrival order. */
     if (s->n == NODE_IDS_MAX) {
-        s->more++;
+        if (s->more < UINT32_MAX)
+            s->more++;
         if (lo == NODE_IDS_MAX)
             return 0;
         corr_eid_drop(s->a[--s->n]);
@@ -1646,7 +1646,7 @@ static void evict_node(struct xf_correlator *c, uint32_t i)
         edge_remove(c, n->adj[n->n_adj - 1]);
     if (n->nref) /* a hub still named by live edges on other lists: keep it for now */
         return;
-    hmap_del(&c->node_idx, n->h, i);
+    hmap_del(&c->node_idx, xf_hash64(n->key, strlen(n->key)), i);
     if (corr_is_hub(c, n))
         c->st.hubs--;
     node_free(n);

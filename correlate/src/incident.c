@@ -923,9 +923,11 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
         struct node *sn = &c->nodes[seeds.a[k]];
         struct seed_cache *old = sc_find(s, seeds.a[k]);
         struct seed_cache *nsc = &new_sc[k];
+        /* the key's hash tells whether the slot still holds the node the cache was made for */
+        uint64_t sh = xf_hash64(sn->key, strlen(sn->key));
         parent[k] = (uint32_t)k;
         cl_off[k] = cl.n;
-        if (old && old->h == sn->h && sc_valid(c, old)) {
+        if (old && old->h == sh && sc_valid(c, old)) {
             *nsc = *old;
             memset(old, 0, sizeof(*old));
             old->node = CORR_NONE;
@@ -952,8 +954,8 @@ static int compute(struct xf_correlator *c, struct inc_rec **out, size_t *n_out)
             if (!rc)
                 rc = walk(c, &start, 0, ep, &q, &cl);
             if (!rc)
-                rc = sc_keep_reached(nsc, seeds.a[k], sn->h, built, cl.a + cl_off[k],
-                                     cl.n - cl_off[k]);
+                rc =
+                    sc_keep_reached(nsc, seeds.a[k], sh, built, cl.a + cl_off[k], cl.n - cl_off[k]);
             if (rc)
                 break;
             prune(c, &cl, cl_off[k], ep);
