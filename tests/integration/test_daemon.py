@@ -298,9 +298,13 @@ class DaemonTest(unittest.TestCase):
         except AssertionError:
             print(d2.get("/metrics")[1], file=sys.stderr)
             raise
-        took_over = [p for p in d1_parts if d2.metrics().get(
-            f'xdrflow_committed_offset{{topic="xdr.endpoint",partition="{p}"}}', -1) > 0]
-        self.assertTrue(took_over, "the survivor committed nothing on the dead member's partitions")
+        # the lag counts from the position (records handed over), the commit follows once
+        # they are durable: under load that is a moment later, so wait for it
+        def took_over():
+            m = d2.metrics()
+            return [p for p in d1_parts if m.get(
+                f'xdrflow_committed_offset{{topic="xdr.endpoint",partition="{p}"}}', -1) > 0]
+        wait_for(took_over, 30, "the survivor commits on the dead member's partitions")
         self.assertEqual(d2.term(), 0)
         self.assertTrue(incidents_json(db2).strip(), "the survivor built no incident")
         # No record lost, checked per host. A host's records sit on one partition in order;
