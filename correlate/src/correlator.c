@@ -563,8 +563,9 @@ static int touch(struct xf_correlator *c, const struct endpoint *ep, const struc
         n->mod = n->jmod = c->gen;
         n->lprio = ep->prio;
         n->lprio_time = ev->time;
-        corr_eid_drop(n->lprio_id);
-        n->lprio_id = corr_eid_hold(c->eid);
+        const char *old = n->lprio_id;
+        n->lprio_id = corr_eid_hold(c->eid); /* hold before drop: they may be the same */
+        corr_eid_drop(old);
         if (ep->has_label)
             rc = first_val(c, &ep->label, ev, &n->label);
         else
@@ -673,10 +674,11 @@ static int edge_add(struct xf_correlator *c, uint32_t from, uint32_t to, const s
                      (a->confidence == e->a->confidence &&
                       (t < e->time || (t == e->time && strcmp(event_id, e->event_id) < 0)));
         if (better) {
+            const char *old = e->event_id;
             e->a = a;
             e->time = t;
-            corr_eid_drop(e->event_id);
-            e->event_id = corr_eid_hold(event_id);
+            e->event_id = corr_eid_hold(event_id); /* hold before drop: they may be the same */
+            corr_eid_drop(old);
             edge_stamp(c, from, to, 1, 1, 1, 1);
             if (c->nodes[from].watched || c->nodes[to].watched)
                 c->dirty = 1;
@@ -1083,6 +1085,7 @@ static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time
         if (l->e[k].node == node && strcmp(l->e[k].event_id, event_id) == 0)
             return 0;
     struct jentry *slot;
+    const char *prev = NULL; /* the eid of a replaced entry */
     if (l->n == JLIST_MAX) {
         /* Bounded fan-out: a full key keeps its newest entries. */
         uint32_t old = 0;
@@ -1092,7 +1095,7 @@ static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time
         if (l->e[old].time > t)
             return 0;
         slot = &l->e[old];
-        corr_eid_drop(slot->event_id);
+        prev = slot->event_id;
     } else {
         if (l->n == l->cap) {
             uint32_t nc = l->cap ? l->cap * 2 : 2;
@@ -1108,6 +1111,7 @@ static int jl_insert(struct xf_correlator *c, uint64_t h, uint32_t spec, xf_time
     slot->time = t;
     slot->node = node;
     slot->event_id = corr_eid_hold(event_id);
+    corr_eid_drop(prev); /* after the hold: they may be the same */
     if (t < l->qt) {
         /* an entry older than the list's queue time: queue it earlier too (the later item
          * goes stale; the sweep tells by qt) */
