@@ -10,7 +10,7 @@
 #
 # Usage: bench/kafka.sh [--events N] [--partitions P] [--rate R] [--seconds S] [--no-latency]
 #                       [--queue-batches Q] [--latency-only] [--build DIR] [--daemon BIN]
-#                       [--no-build] [--nice-harness]
+#                       [--no-build] [--nice-harness] [--ab OTHER_BIN [--rounds N]]
 #   --latency-only     skip steps 1-3 (e.g. to measure latency at a rate the daemon sustains)
 #   --queue-batches Q  also run step 3 (and 4) with pipeline.queue_batches: Q (default 0:
 #                      skipped), to compare a pool size with the default one
@@ -22,6 +22,10 @@
 #   --nice-harness     run the devbroker and the latency sender at nice 10, so the daemon gets
 #                      the CPU first, as it would with the broker and producers on other
 #                      machines (a sender that falls behind shows in send_behind_max_ms)
+#   --ab OTHER_BIN     step 3 as N rounds of two runs on the same filled topic, OTHER_BIN ("a")
+#                      then the daemon under test ("b": --daemon or the build's), and the
+#                      medians of each: this VM's speed drifts by 15-35 % between minutes, so
+#                      only runs alternated like this compare two binaries (default N = 3)
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -37,6 +41,8 @@ only_lat=0
 daemon_bin=
 build_it=1
 harness_nice=
+ab_bin=
+rounds=3
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -50,8 +56,10 @@ while [ $# -gt 0 ]; do
     --daemon) daemon_bin=$2; shift ;;
     --no-build) build_it=0 ;;
     --nice-harness) harness_nice="nice -n 10" ;;
+    --ab) ab_bin=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
     --build) build=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "kafka.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -139,7 +147,8 @@ api: {listen: "127.0.0.1:0"}
 log: {level: info}
 ${3:-}
 EOF
-    "${daemon_bin:-$xdrflow}" run -c "$work/$1/xdrflow.yaml" >"$work/$1/out" 2>"$work/$1/err" &
+    "${run_bin:-${daemon_bin:-$xdrflow}}" run -c "$work/$1/xdrflow.yaml" >"$work/$1/out" \
+        2>"$work/$1/err" &
     daemon_pid=$!
     api=
     for _ in $(seq 200); do
@@ -155,6 +164,39 @@ stop_daemon() {
     wait "$daemon_pid" || echo "kafka.sh: daemon exited with $?" >&2
     daemon_pid=
 }
+
+# A/B: rounds of (other, under test) on the same topic, each a fresh group and db
+if [ -n "$ab_bin" ] && [ "$only_lat" = 0 ]; then
+    get1() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+    : >"$work/ab.txt"
+    for r in $(seq "$rounds"); do
+        for side in a b; do
+            run_bin=
+            [ "$side" = a ] && run_bin=$ab_bin
+            echo "== A/B round $r, $side: ${run_bin:-${daemon_bin:-$xdrflow}}" >&2
+            start_daemon "ab-$side-$r" bench.fill
+            l=$("$tool" wait --api "$api" --topic bench.fill --records "$events" --pid "$daemon_pid" || true)
+            stop_daemon
+            rm -rf "$work/ab-$side-$r/db"
+            echo "$side $r $(get1 "$l" rate_from_first) $(get1 "$l" cpu_us_per_record)" \
+                "$(get1 "$l" peak_rss_mb) $(get1 "$l" incidents) | $(echo "$l" | sed -n 's/^daemon_threads //p')" \
+                | tee -a "$work/ab.txt"
+        done
+    done
+    run_bin=
+    echo
+    echo "# A/B $(date -u +%Y-%m-%dT%H:%MZ): a = $ab_bin, b = ${daemon_bin:-$xdrflow}; $events proto events, $parts partitions"
+    echo "side round events/s_from_first us_per_record peak_rss_mb incidents | CPU s by thread"
+    cat "$work/ab.txt"
+    for side in a b; do
+        awk -v s="$side" 'BEGIN { n = 0 } $1 == s { r[n] = $3; u[n] = $4; m[n] = $5; n++ }
+            function med(a, n,   i, j, t) {
+                for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+                return n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2 }
+            END { printf "median %s (%d runs): %.0f events/s from the first record, %.1f us per record, peak RSS %.0f MB\n", s, n, med(r, n), med(u, n), med(m, n) }' "$work/ab.txt"
+    done
+    exit 0
+fi
 
 e2e_line=
 qb_line=
