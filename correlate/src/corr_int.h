@@ -17,17 +17,29 @@
 /* ---- hash table: 64-bit hash -> 64-bit value, several values per hash allowed ------------- */
 
 struct hslot {
+    uint32_t h; /* low 32 bits of the hash; 0 = empty; 0 and 1 are stored as 2 and 3 */
+    uint32_t v;
+};
+
+struct hslot_wide {
     uint64_t h; /* 0 = empty; real hashes 0 and 1 are remapped to 2 and 3 */
     uint64_t v;
 };
 
 struct hmap {
-    struct hslot *s;
+    union {
+        struct hslot *s;      /* narrow (hmap_init) */
+        struct hslot_wide *w; /* wide (hmap_init_wide) */
+    };
     size_t cap; /* power of two */
     size_t n;   /* entries */
+    uint8_t wide;
 };
 
+/* A table of 32-bit values (hmap_put refuses larger ones) matched on 32 bits of the hash. */
 int hmap_init(struct hmap *m, size_t cap);
+/* A table of 64-bit values matched on the whole hash. */
+int hmap_init_wide(struct hmap *m, size_t cap);
 void hmap_close(struct hmap *m);
 uint64_t hmap_fix(uint64_t h);
 int hmap_put(struct hmap *m, uint64_t h, uint64_t v);

@@ -1036,9 +1036,12 @@ static struct jlist *jl_find(struct xf_correlator *c, uint64_t h, uint32_t *idx)
     uint64_t v;
     size_t pos = hmap_first(&c->jidx, h);
 
-    /* Lists are found by the 64-bit hash of (spec, side, key) alone: a collision would join
-     * two unrelated keys, at odds of 2^-64 per pair. */
-    if (hmap_next(&c->jidx, h, &pos, &v)) {
+    /* Lists are found by the 64-bit hash of (spec, side, key) alone (the index matches 32 bits
+     * of it, the list keeps all 64): a collision would join two unrelated keys, at odds of
+     * 2^-64 per pair. */
+    while (hmap_next(&c->jidx, h, &pos, &v)) {
+        if (c->jl[v].h != hmap_fix(h))
+            continue;
         if (idx)
             *idx = (uint32_t)v;
         return &c->jl[v];
@@ -1330,7 +1333,7 @@ int xf_correlator_create(const struct xf_correlate_opts *opts, struct xf_correla
     xf_buf_init(&c->kb);
     xf_buf_init(&c->kb2);
     if (!c->tenant || hmap_init(&c->node_idx, 1024) || hmap_init(&c->edge_idx, 1024) ||
-        hmap_init(&c->seen, 1024) || hmap_init(&c->jidx, 256) || hmap_init(&c->ip_idx, 64) ||
+        hmap_init_wide(&c->seen, 1024) || hmap_init(&c->jidx, 256) || hmap_init(&c->ip_idx, 64) ||
         hmap_init(&c->host_ips, 64) || hmap_init(&c->src_idx, 16)) {
         rc = XF_ENOMEM;
         goto fail;

@@ -1,7 +1,8 @@
 /*
  * test_hmap.c - the correlator's hash table against a plain list of (hash, value) pairs:
  * random inserts and deletes with hashes chosen to collide and to wrap around the end of the
- * table, every live pair found after every step and no deleted one, through growth.
+ * table, every live pair found after every step and no deleted one, through growth; for both
+ * slot kinds (narrow: 32 bits of hash and value, wide: 64).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,7 +58,7 @@ static void check_all(const struct hmap *m, const struct pair *p, size_t n)
     }
 }
 
-static void random_puts_and_deletes_match_a_list(void **state)
+static void random_puts_and_deletes(int wide)
 {
     enum { OPS = 20000, MAXN = 300 };
     struct pair *p = calloc(MAXN, sizeof(*p));
@@ -65,9 +66,8 @@ static void random_puts_and_deletes_match_a_list(void **state)
     uint64_t s = 0x9e3779b97f4a7c15ull;
     size_t n = 0;
 
-    (void)state;
     assert_non_null(p);
-    assert_int_equal(hmap_init(&m, 16), 0);
+    assert_int_equal(wide ? hmap_init_wide(&m, 16) : hmap_init(&m, 16), 0);
     for (int op = 0; op < OPS; op++) {
         /* fill up to MAXN (the table grows), then hover around a third of it */
         int put = n < 20 || (n < MAXN && rnd(&s) % 100 < (op < OPS / 4 ? 70 : 45));
@@ -94,9 +94,50 @@ static void random_puts_and_deletes_match_a_list(void **state)
         check_all(&m, p, n);
     }
     for (size_t i = 0; i < m.cap; i++)
-        assert_int_equal(m.s[i].h, 0);
+        assert_int_equal(wide ? m.w[i].h : m.s[i].h, 0);
     hmap_close(&m);
     free(p);
+}
+
+static void random_puts_and_deletes_match_a_list(void **state)
+{
+    (void)state;
+    random_puts_and_deletes(0);
+}
+
+static void random_puts_and_deletes_match_a_list_wide(void **state)
+{
+    (void)state;
+    random_puts_and_deletes(1);
+}
+
+/* A narrow table matches the low 32 bits: hashes that differ above them meet (its callers
+ * compare the real key), and it refuses values that do not fit. A wide one tells them apart
+ * and keeps 64-bit values. */
+static void narrow_tables_match_32_bits_wide_ones_64(void **state)
+{
+    const uint64_t h1 = 0x1234567800000abcull, h2 = 0x8765432100000abcull, big = 1ull << 40;
+    struct hmap m, w;
+    size_t pos;
+    uint64_t v;
+
+    (void)state;
+    assert_int_equal(hmap_init(&m, 16), 0);
+    assert_int_equal(hmap_init_wide(&w, 16), 0);
+    assert_int_equal(hmap_put(&m, h1, 7), 0);
+    assert_int_equal(hmap_put(&w, h1, big), 0);
+    pos = hmap_first(&m, h2);
+    assert_int_equal(hmap_next(&m, h2, &pos, &v), 1);
+    assert_int_equal(v, 7);
+    pos = hmap_first(&w, h2);
+    assert_int_equal(hmap_next(&w, h2, &pos, &v), 0);
+    pos = hmap_first(&w, h1);
+    assert_int_equal(hmap_next(&w, h1, &pos, &v), 1);
+    assert_true(v == big);
+    assert_int_equal(hmap_put(&m, h1, big), XF_EINVAL);
+    assert_int_equal(m.n, 1);
+    hmap_close(&m);
+    hmap_close(&w);
 }
 
 /* A full run around the end of the table: deleting its first entries moves the later ones
@@ -123,6 +164,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_puts_and_deletes_match_a_list),
+        cmocka_unit_test(random_puts_and_deletes_match_a_list_wide),
+        cmocka_unit_test(narrow_tables_match_32_bits_wide_ones_64),
         cmocka_unit_test(deleting_inside_a_run_that_wraps_keeps_the_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
