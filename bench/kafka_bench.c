@@ -175,37 +175,14 @@ static double peak_rss_mb(long pid)
     return mb;
 }
 
-/* User + system CPU seconds from a /proc stat file (a process's: all its threads; a task's:
- * that thread), or -1; with name, also its command name. */
-static double stat_cpu_seconds(const char *path, char *name, size_t namesz)
-{
-    char buf[1024];
-    unsigned long ut = 0, st = 0;
-    FILE *f;
-    size_t n;
-
-    if (!(f = fopen(path, "r")))
-        return -1; /* gone meanwhile */
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* the name sits in parentheses and may hold spaces or ')': cut at the last ')'; then
-     * state is field 3, utime and stime are fields 14 and 15 */
-    const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
-    if (!open || !close || close <= open ||
-        sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    if (name)
-        snprintf(name, namesz, "%.*s", (int)(close - open - 1), open + 1);
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
+/* User + system CPU seconds of a process (all its threads), or -1. */
 static double cpu_seconds(long pid)
 {
     char path[64];
+    struct xf_proc_stat ps;
 
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    return stat_cpu_seconds(path, NULL, 0);
+    return xf_proc_stat_read(path, &ps) ? -1 : ps.cpu_seconds;
 }
 
 /* CPU seconds per thread (/proc/<pid>/task/<tid>/stat), summed by thread name for the report:
@@ -230,12 +207,14 @@ static void thread_cpu(long pid, struct tcpu *out)
         return;
     while ((de = readdir(d)) && out->n < MAX_TIDS) {
         char *name = out->name[out->n];
+        struct xf_proc_stat ps;
         if (de->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "/proc/%ld/task/%.20s/stat", pid, de->d_name);
-        double sec = stat_cpu_seconds(path, name, sizeof out->name[0]);
-        if (sec < 0)
-            continue;
+        if (xf_proc_stat_read(path, &ps))
+            continue; /* gone meanwhile */
+        memcpy(name, ps.name, sizeof out->name[0]);
+        double sec = ps.cpu_seconds;
         /* "rocksdb:high" and "rocksdb:low" stay apart; numbered librdkafka threads do not */
         for (char *p = name; *p; p++)
             if (*p == ' ')

@@ -94,6 +94,38 @@ void xf_log(enum xf_log_level level, const char *fmt, ...)
     }
 }
 
+int xf_proc_stat_read(const char *path, struct xf_proc_stat *out)
+{
+    char buf[1024];
+    unsigned long long ut, st, start, vsize;
+    long long rss;
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f)
+        return XF_EIO;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold spaces and ')', so cut at the last ')';
+     * after it, state is field 3, utime 14, stime 15, starttime 22, vsize 23, rss 24 */
+    const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+    if (!open || !close || close <= open ||
+        sscanf(close + 1,
+               " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+               "%llu %llu %lld",
+               &ut, &st, &start, &vsize, &rss) != 5)
+        return XF_EPARSE;
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof out->name, "%.*s", (int)(close - open - 1), open + 1);
+    out->cpu_seconds = (double)(ut + st) / tick;
+    out->start_seconds = (double)start / tick;
+    out->vsize = vsize;
+    out->rss = rss > 0 ? (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+    return 0;
+}
+
 void xf_thread_name(const char *name)
 {
 #ifdef __linux__

@@ -709,6 +709,7 @@ static int metrics_write(struct xf_daemon *d, struct xf_buf *b)
     rc |= xf_prom_metric(b, "xdrflow_rule_reload_failures_total", "counter",
                          "Rule reloads rejected (the old rules stayed).",
                          (double)atomic_load(&d->reload_failures));
+    rc |= xf_prom_process(b);
     return rc ? XF_ENOMEM : 0;
 }
 

@@ -19,5 +19,10 @@ int xf_prom_sample(struct xf_buf *b, const char *name, const char *const *labels
 /* Header plus one unlabelled sample. */
 int xf_prom_metric(struct xf_buf *b, const char *name, const char *type, const char *help,
                    double value);
+/* The process as Prometheus client libraries export it (process_cpu_seconds_total,
+ * process_resident_memory_bytes, process_virtual_memory_bytes, process_start_time_seconds,
+ * process_open_fds, process_max_fds; from /proc, Linux only) and
+ * xdrflow_thread_cpu_seconds_total{thread} per thread name. */
+int xf_prom_process(struct xf_buf *b);
 
 #endif

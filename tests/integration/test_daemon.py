@@ -219,6 +219,13 @@ class DaemonTest(unittest.TestCase):
         status, body = d.get("/readyz")
         self.assertEqual((status, json.loads(body)), (200, {"status": "ready"}))
         self.assertEqual(d.get("/healthz"), (200, '{"status":"ok"}'))
+        # the process as Prometheus clients export it, and which thread used the CPU
+        m = d.metrics()
+        self.assertGreater(m["process_resident_memory_bytes"], 1e6)
+        self.assertGreater(m["process_open_fds"], 3)
+        self.assertGreater(m["process_cpu_seconds_total"], 0)
+        for t in ("xf-input", "xf-decode", "xf-writer"):
+            self.assertIn(f'xdrflow_thread_cpu_seconds_total{{thread="{t}"}}', m)
         self.assertEqual(d.term(), 0)
         self.assertEqual(incidents_json(db), replay_json())
 

@@ -75,6 +75,18 @@ void xf_log(enum xf_log_level level, const char *fmt, ...) __attribute__((format
  * /proc/<pid>/task/<tid>/comm show it: "xf-writer", "xf-decode", ... No-op elsewhere. */
 void xf_thread_name(const char *name);
 
+/* What /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat says of a process or thread. */
+struct xf_proc_stat {
+    char name[16];        /* comm: the thread name */
+    double cpu_seconds;   /* user + system */
+    double start_seconds; /* since boot */
+    uint64_t vsize;       /* virtual memory, bytes */
+    uint64_t rss;         /* resident, bytes */
+};
+/* Reads one such file (path). Returns 0, or XF_EIO when it is gone or unreadable (a thread
+ * that exited meanwhile), XF_EPARSE when it does not parse. */
+int xf_proc_stat_read(const char *path, struct xf_proc_stat *out);
+
 #define XF_ERROR(...) xf_log(XF_LOG_ERROR, __VA_ARGS__)
 #define XF_WARN(...) xf_log(XF_LOG_WARN, __VA_ARGS__)
 #define XF_INFO(...) xf_log(XF_LOG_INFO, __VA_ARGS__)

@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -168,6 +170,47 @@ static void thread_name_shows_in_proc(void **state)
     xf_thread_name("unit.core");
 }
 
+/* /proc/<pid>/stat: this process's own, a thread's name with spaces and ')' in it, a missing
+ * file and garbage. */
+static void proc_stat_reads_cpu_memory_and_name(void **state)
+{
+    struct xf_proc_stat ps;
+    char path[64];
+    FILE *f;
+
+    (void)state;
+    if (xf_proc_stat_read("/proc/self/stat", &ps) == XF_EIO)
+        skip(); /* not Linux */
+    xf_thread_name("unit core");
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", (long)getpid());
+    assert_int_equal(xf_proc_stat_read(path, &ps), 0);
+    assert_string_equal(ps.name, "unit core");
+    assert_true(ps.cpu_seconds >= 0);
+    assert_true(ps.rss > 0 && ps.vsize >= ps.rss);
+    assert_true(ps.start_seconds > 0);
+    xf_thread_name("unit.core");
+
+    char tmpl[] = "/tmp/xf-proc-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    assert_non_null(f = fdopen(fd, "w"));
+    /* a name like "a) (b": only the last ')' ends it; utime 150 + stime 50 ticks */
+    fprintf(f, "42 (a) (b) S 1 42 42 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 3 0 1000 "
+               "8192000 500 18446744073709551615\n");
+    fclose(f);
+    assert_int_equal(xf_proc_stat_read(tmpl, &ps), 0);
+    assert_string_equal(ps.name, "a) (b");
+    assert_true(ps.cpu_seconds == 200.0 / (double)sysconf(_SC_CLK_TCK));
+    assert_true(ps.vsize == 8192000);
+    assert_true(ps.rss == 500u * (uint64_t)sysconf(_SC_PAGESIZE));
+    assert_non_null(f = fopen(tmpl, "w"));
+    fputs("42 (x) S 1 2\n", f);
+    fclose(f);
+    assert_int_equal(xf_proc_stat_read(tmpl, &ps), XF_EPARSE);
+    unlink(tmpl);
+    assert_int_equal(xf_proc_stat_read(tmpl, &ps), XF_EIO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +222,7 @@ int main(void)
         cmocka_unit_test(event_add_fails_cleanly_when_allocation_fails),
         cmocka_unit_test(field_lookup_is_case_insensitive),
         cmocka_unit_test(thread_name_shows_in_proc),
+        cmocka_unit_test(proc_stat_reads_cpu_memory_and_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
